@@ -1,0 +1,1 @@
+"""Textual widgets, screens and styles of knm-tui; they read NodeViews, never raw Node JSON."""
