@@ -13,10 +13,18 @@ from knm_tui.sim.simulator import ClusterSpec, Simulator
 from knm_tui.sim.tls import TLSSetupError
 
 
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """An argument parser that reports a bad command line in one line (no usage block) and exits 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """Print ``error: <message>`` on one line and exit with status 2."""
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of the standalone simulator."""
-    parser = argparse.ArgumentParser(prog="python -m knm_tui.sim",
-                                     description="Serve simulated Kubernetes clusters on 127.0.0.1.")
+    parser = _OneLineErrorParser(prog="python -m knm_tui.sim",
+                                 description="Serve simulated Kubernetes clusters on 127.0.0.1.")
     parser.add_argument("--clusters", type=int, default=None,
                         help="how many generated clusters (default 1, or 0 with --nodes-from)")
     parser.add_argument("--nodes", type=int, default=50, help="nodes per generated cluster (default 50)")

@@ -55,20 +55,8 @@ GROUP_VERSIONS: dict[str, list[str]] = {
 }
 
 
-class ApiError(Exception):
-    """An error answered as a ``Status`` body."""
-
-    def __init__(self, code: int, reason: str, message: str, details: dict | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.reason = reason
-        self.message = message
-        self.details = details
-
-    @classmethod
-    def from_store(cls, error: StoreError) -> "ApiError":
-        """Wrap a store failure."""
-        return cls(error.code, error.reason, error.message, error.details)
+class ApiError(StoreError):
+    """An error found by the HTTP layer, answered as a ``Status`` body like a store error."""
 
 
 def status_body(code: int, reason: str, message: str, details: dict | None = None) -> dict:
@@ -267,6 +255,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _send_bytes(self, code: int, body: bytes, content_type: str = "application/json") -> None:
+        self._code = code
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -278,7 +267,7 @@ class RequestHandler(BaseHTTPRequestHandler):
     def _send_json(self, code: int, obj: dict, content_type: str = "application/json") -> None:
         self._send_bytes(code, json.dumps(obj, separators=(",", ":")).encode(), content_type)
 
-    def _send_error(self, error: ApiError) -> None:
+    def _send_error(self, error: StoreError) -> None:
         self._code = error.code
         self._send_json(error.code, status_body(error.code, error.reason, error.message, error.details))
 
@@ -305,12 +294,16 @@ class RequestHandler(BaseHTTPRequestHandler):
                                f'"{route.resource.name}" in API group "{route.resource.group}"{scope}',
                                {"name": route.name, "group": route.resource.group, "kind": route.resource.name})
             self._dispatch(method, verb, route, query, body)
-        except ApiError as error:
-            self._send_error(error)
         except StoreError as error:
-            self._send_error(ApiError.from_store(error))
+            self._send_error(error)
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, TimeoutError):
             self.close_connection = True
+        except Exception:
+            log.exception("simulator failed to serve %s %s", method, split.path)
+            self.close_connection = True
+            if self._code == 0:
+                self._send_error(ApiError(500, "InternalError",
+                                          "an error on the server (\"simulator failure\") has prevented the request from succeeding"))
         finally:
             record.code = self._code
             cluster.faults.record(record)
@@ -413,9 +406,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                 raise ApiError(400, "BadRequest", "the body of the request could not be decoded as a SelfSubjectAccessReview") from None
         verb, resource = attributes.get("verb", ""), attributes.get("resource", "")
         allowed = not cluster.faults.is_forbidden(verb, resource)
-        status = {"allowed": allowed}
-        if not allowed:
-            status.update({"denied": True, "reason": f"verb {verb} on {resource} is refused for this user"})
+        status = {"allowed": allowed}  # RBAC refuses with "no opinion": no reason, no "denied"
         self._send_json(201, {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
                               "metadata": {"creationTimestamp": None},
                               "spec": {"resourceAttributes": attributes}, "status": status})
@@ -561,12 +552,16 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.wfile.flush()
         stream = _WatchStream(self, resource, matcher, table, include_object)
         self.server.track(self)
+        ended_cleanly = False
         try:
             self._stream_watch(cluster, stream, resource, start_rv, send_initial, bookmarks, timeout)
             self._write_chunk(b"")
+            ended_cleanly = not self.server.stopping.is_set()
         finally:
             self.server.untrack(self)
-            self.close_connection = True
+            # A watch that ended with the last chunk leaves the connection reusable, as upstream
+            # does; the client was not told otherwise and may send its next request on it.
+            self.close_connection = not ended_cleanly
 
     def _stream_watch(self, cluster: SimCluster, stream: "_WatchStream", resource: ResourceType,
                       start_rv: int | None, send_initial: bool, bookmarks: bool, timeout: float) -> None:
@@ -575,11 +570,17 @@ class RequestHandler(BaseHTTPRequestHandler):
         if start_rv is not None and not send_initial and faults.take_watch_gone():
             stream.send_error_gone(start_rv, store.resource_version)
             return
+        close_after = faults.close_watch_after_events
+        events_sent = 0
         if start_rv is None or send_initial:
             snapshot = store.snapshot(resource.name)
             for stored in snapshot.objects:
                 if stream.matcher.matches(stored.obj):
                     stream.send_object("ADDED", stored)
+                    events_sent += 1
+                    if close_after is not None and events_sent >= close_after:
+                        faults.counts.watch_closed += 1
+                        return
             rv = snapshot.rv
             if send_initial and bookmarks:
                 stream.send_bookmark(rv, initial_events_end=True)
@@ -591,8 +592,6 @@ class RequestHandler(BaseHTTPRequestHandler):
         next_bookmark = started + bookmark_every
         final_bookmark_sent = False
         stop = self.server.stopping
-        events_sent = 0
-        close_after = faults.close_watch_after_events
         while not stop.is_set():
             now = time.monotonic()
             if now >= deadline:
@@ -682,7 +681,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                 raise ApiError(exc.code, reason, exc.message) from None
             wanted_rv = (patched.get("metadata") or {}).get("resourceVersion")
             if wanted_rv and wanted_rv != old["metadata"].get("resourceVersion"):
-                raise ApiError.from_store(conflict(resource.name, route.name))
+                raise conflict(resource.name, route.name)
             return _keep_other_half(old, patched, route.subresource)
 
         updated = cluster.store.mutate(resource.name, route.namespace, route.name, patch)
@@ -936,7 +935,7 @@ class ClusterServer:
         """Bind and serve in a daemon thread."""
         self._httpd = ClusterHTTPServer(self.cluster, self._port, self._ssl_context)
         self._port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
                                         name=f"sim-http-{self.cluster.name}", daemon=True)
         self._thread.start()
 

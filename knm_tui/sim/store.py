@@ -439,7 +439,9 @@ class Store:
                 meta.setdefault("uid", str(uuid.uuid4()))
                 meta.setdefault("creationTimestamp", now_text)
                 meta["resourceVersion"] = str(self._rv)
-                table[key] = StoredObject(obj, self._rv)
+                stored = StoredObject(obj, self._rv)
+                _ = stored.raw  # encode at start-up, so the first LIST does not pay for every object
+                table[key] = stored
                 count += 1
             self._sorted_keys[resource] = sorted(table)
             self._floor = self._rv
