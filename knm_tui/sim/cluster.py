@@ -156,7 +156,7 @@ class SimCluster:
 
         stored = self.store.require("poddisruptionbudgets", namespace, name)
         pods = [p.obj for p in self.store.items("pods") if p.obj["metadata"].get("namespace") == namespace]
-        status = compute_pdb_status(stored.obj, pods)
+        status = compute_pdb_status(stored.obj, pods, now=self.clock.now())
         if status == (stored.obj.get("status") or {}):
             return stored.obj
 

@@ -30,6 +30,7 @@ class ClusterSpec:
     world: object | None = None  # a knm_tui.sim.world.WorldSpec
     nodes_from: str | None = None
     churn_events_per_second: float = 0.0
+    churn_options: dict = field(default_factory=dict)  # extra Churner knobs, e.g. flapping_share
     history_limit: int = 10_000
     token: str | None = None
     watch_limits: WatchLimits = field(default_factory=WatchLimits)
@@ -74,7 +75,8 @@ class Simulator:
                 server.start()
                 self.servers[spec.name] = server
                 if spec.churn_events_per_second > 0:
-                    self.start_churn(spec.name, spec.churn_events_per_second, seed=spec.seed)
+                    self.start_churn(spec.name, spec.churn_events_per_second, seed=spec.seed,
+                                     **spec.churn_options)
             for name in self.unreachable_contexts:
                 self._unreachable_ports[name] = _closed_port()
         except BaseException:
@@ -101,14 +103,14 @@ class Simulator:
     def __exit__(self, *exc_info) -> None:
         self.stop()
 
-    def start_churn(self, name: str, events_per_second: float, seed: int = 0) -> object:
-        """Start (or replace) the living-cluster churn on one cluster."""
+    def start_churn(self, name: str, events_per_second: float, seed: int = 0, **options: float) -> object:
+        """Start (or replace) the living-cluster churn on one cluster; ``options`` go to ``Churner``."""
         from knm_tui.sim.churn import Churner
 
         old = self.churners.pop(name, None)
         if old is not None:
             old.stop()
-        churner = Churner(self.clusters[name], events_per_second, seed=seed)
+        churner = Churner(self.clusters[name], events_per_second, seed=seed, **options)
         churner.start()
         self.churners[name] = churner
         return churner
