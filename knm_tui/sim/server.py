@@ -862,6 +862,7 @@ class ClusterHTTPServer(ThreadingHTTPServer):
         self.stopping = threading.Event()
         self._ssl_context = ssl_context
         self._active: set[RequestHandler] = set()
+        self._connections: set[socket.socket] = set()
         self._active_lock = threading.Lock()
         super().__init__(("127.0.0.1", port), RequestHandler)
 
@@ -871,7 +872,26 @@ class ClusterHTTPServer(ThreadingHTTPServer):
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self._ssl_context is not None:
             conn = self._ssl_context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+        with self._active_lock:
+            self._connections.add(conn)
         return conn, addr
+
+    def shutdown_request(self, request) -> None:
+        """Forget a finished connection, then close it."""
+        with self._active_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> int:
+        """Reset every open connection, idle keep-alive ones included; returns how many."""
+        with self._active_lock:
+            connections = list(self._connections)
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        return len(connections)
 
     def finish_request(self, request, client_address) -> None:
         """Complete the TLS handshake off the accept thread, then serve the connection."""
@@ -946,7 +966,7 @@ class ClusterServer:
             return
         httpd.stopping.set()
         self.cluster.store.wake_watchers()
-        httpd.drop_watches()
+        httpd.drop_connections()
         httpd.shutdown()
         httpd.server_close()
         if self._thread is not None:
