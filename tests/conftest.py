@@ -27,9 +27,8 @@ from kubernetes import client as k8s_client
 
 from knm_tui.sim import ClusterSpec, Simulator
 
-REAL_OBJECTS = Path(os.environ.get("KNM_REAL_OBJECTS",
-                                   Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real-objects"))
-"""The folder of real objects from real clusters (``../shared/fixtures/real-objects`` next to the repo)."""
+REAL_OBJECTS = Path(__file__).resolve().parent / "fixtures" / "real-objects"
+"""Node, Pod, Lease and PDB objects from real clusters (see SOURCES.md there)."""
 
 SIM_CLUSTER = "sim"
 """The name of the cluster (and kubeconfig context) the ``sim`` fixture serves."""

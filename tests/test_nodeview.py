@@ -29,8 +29,9 @@ from knm_tui.kube.nodeview import (
     project_node,
     project_resources,
 )
+from conftest import REAL_OBJECTS
 
-FIXTURES = Path("/work/shared/fixtures/real-objects")
+FIXTURES = REAL_OBJECTS
 UTC = timezone.utc
 
 

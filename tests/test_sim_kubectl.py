@@ -122,7 +122,7 @@ def nodes_in_dump(path: Path) -> list[dict[str, Any]]:
     return list(walk(document, None))
 
 
-NODE_DUMPS = sorted(path for path in REAL_OBJECTS.glob("*.json") if nodes_in_dump(path)) if REAL_OBJECTS.is_dir() else []
+NODE_DUMPS = sorted(path for path in REAL_OBJECTS.glob("*.json") if nodes_in_dump(path))
 
 
 class LineReader:

@@ -15,8 +15,9 @@ from knm_tui.sim.selectors import (
     parse_label_selector,
     selector_from_label_selector_object,
 )
+from conftest import REAL_OBJECTS
 
-FIXTURES = Path("/work/shared/fixtures/real-objects")
+FIXTURES = REAL_OBJECTS
 
 
 def load_objects(name: str) -> list[dict[str, Any]]:

@@ -18,8 +18,9 @@ from knm_tui.sim.tables import (
     node_row_cells,
     pod_row_cells,
 )
+from conftest import REAL_OBJECTS
 
-FIXTURES = Path("/work/shared/fixtures/real-objects")
+FIXTURES = REAL_OBJECTS
 NOW = datetime(2026, 1, 3, 0, 0, 0, tzinfo=timezone.utc)
 AKS_NODES = "aks-nodelist-3nodes-sanitized-no-images-edge-cloud-platform.json"
 AWS_NODES = "aws-k8s1.7-nodelist-50images-sonobuoy-results-0.8.json"
