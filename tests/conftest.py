@@ -26,9 +26,15 @@ import pytest
 from kubernetes import client as k8s_client
 
 from knm_tui.sim import ClusterSpec, Simulator
+from knm_tui.sim.fixtures import load_objects
 
 REAL_OBJECTS = Path(__file__).resolve().parent / "fixtures" / "real-objects"
 """Node, Pod, Lease and PDB objects from real clusters (see SOURCES.md there)."""
+
+
+def real_objects(file_name: str) -> list[dict]:
+    """The objects in one real-object fixture file, whatever its shape."""
+    return load_objects(REAL_OBJECTS / file_name)
 
 SIM_CLUSTER = "sim"
 """The name of the cluster (and kubeconfig context) the ``sim`` fixture serves."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +14,9 @@ from knm_tui.sim.selectors import (
     parse_label_selector,
     selector_from_label_selector_object,
 )
-from conftest import REAL_OBJECTS
+from conftest import REAL_OBJECTS, real_objects as load_objects
 
 FIXTURES = REAL_OBJECTS
-
-
-def load_objects(name: str) -> list[dict[str, Any]]:
-    """The objects in a fixture file, whatever its shape (list kind, ``items`` list, bare array, one object)."""
-    data = json.loads((FIXTURES / name).read_text())
-    if isinstance(data, list):
-        return data
-    if isinstance(data.get("items"), list):
-        return data["items"]
-    return [data]
 
 
 def by_name(objects: list[dict[str, Any]], name: str) -> dict[str, Any]:

@@ -18,22 +18,12 @@ from knm_tui.sim.tables import (
     node_row_cells,
     pod_row_cells,
 )
-from conftest import REAL_OBJECTS
+from conftest import REAL_OBJECTS, real_objects as load_objects
 
 FIXTURES = REAL_OBJECTS
 NOW = datetime(2026, 1, 3, 0, 0, 0, tzinfo=timezone.utc)
 AKS_NODES = "aks-nodelist-3nodes-sanitized-no-images-edge-cloud-platform.json"
 AWS_NODES = "aws-k8s1.7-nodelist-50images-sonobuoy-results-0.8.json"
-
-
-def load_objects(name: str) -> list[dict[str, Any]]:
-    """The objects in a fixture file, whatever its shape (list kind, ``items`` list, bare array, one object)."""
-    data = json.loads((FIXTURES / name).read_text())
-    if isinstance(data, list):
-        return data
-    if isinstance(data.get("items"), list):
-        return data["items"]
-    return [data]
 
 
 def by_name(objects: list[dict[str, Any]], name: str) -> dict[str, Any]:
