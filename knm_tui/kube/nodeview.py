@@ -306,6 +306,12 @@ def project_resources(value: object) -> Resources:
     """
     if not isinstance(value, dict) or not value:
         return EMPTY_RESOURCES
+    try:  # a resource set seen before (all strings): no parsing at all
+        cached = _RESOURCES_CACHE.get(tuple(value.items()))
+    except TypeError:
+        cached = None
+    if cached is not None:
+        return cached
     raw: dict[str, str] = {}
     for name, quantity in value.items():
         text = _scalar_text(quantity)
@@ -360,6 +366,12 @@ def parse_time(value: object) -> datetime | None:
 @lru_cache(maxsize=_CACHE_LIMIT)
 def _parse_time_text(text: str) -> datetime | None:
     """Parse one timestamp string; cached, so equal strings share one datetime object."""
+    if len(text) == 20 and text[10] == "T" and text[19] == "Z" and text[:19].isascii():
+        try:  # metav1.Time's own form, e.g. 2024-01-15T10:30:00Z: the C parser is ~10x faster
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        return None if parsed == _ZERO_TIME else parsed
     match = _RFC3339_RE.fullmatch(text)
     if match is None:
         return None
@@ -403,7 +415,7 @@ def _text(value: object) -> str:
 
 def _shared_text(value: object) -> str:
     """Like :func:`_text`, interned: for values many nodes share (versions, zones, reasons)."""
-    return sys.intern(_text(value))
+    return sys.intern(value if type(value) is str else _text(value))
 
 
 def _mapping(value: object) -> dict[Any, Any]:
@@ -424,8 +436,15 @@ def _first_label(labels: Mapping[str, str], keys: tuple[str, ...]) -> str:
 
 
 def _project_labels(value: object) -> Mapping[str, str]:
+    if not isinstance(value, dict) or not value:
+        return EMPTY_MAPPING
+    intern = sys.intern
+    try:  # the common case: every key and value a string
+        return MappingProxyType({intern(key): intern(label_value) for key, label_value in value.items()})
+    except TypeError:
+        pass
     labels: dict[str, str] = {}
-    for key, label_value in _mapping(value).items():
+    for key, label_value in value.items():
         text = _scalar_text(label_value)
         if isinstance(key, str) and text is not None:
             labels[sys.intern(key)] = sys.intern(text)

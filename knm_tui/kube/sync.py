@@ -239,6 +239,21 @@ def status_error(status: int, reason: str, body: bytes) -> ApiStatusError:
     return ApiStatusError(status, status_reason or reason, message or reason or f"HTTP {status}")
 
 
+def close_connections(api_client: k8s_client.ApiClient) -> None:
+    """Close the client's pooled keep-alive connections now; one still in use closes when released.
+
+    urllib3 2's ``PoolManager.clear()`` only forgets its pools: their sockets stay open until the
+    pools are garbage-collected, which anything holding an exception that names a pool (a log
+    record, a traceback) postpones indefinitely.
+    """
+    manager = api_client.rest_client.pool_manager
+    for key in list(manager.pools.keys()):
+        pool = manager.pools.get(key)
+        if pool is not None:
+            pool.close()
+    manager.clear()
+
+
 def read_body(response: urllib3.BaseHTTPResponse) -> bytes:
     """The whole body of ``response``; the connection goes back to the pool, or is closed on error."""
     try:
@@ -374,6 +389,38 @@ class _Expired(Exception):
 
 class _Stopped(Exception):
     """The reflector was asked to stop."""
+
+
+class _PageFetchStopped(Exception):
+    """The sync was asked to stop while waiting for a page."""
+
+
+class _PageFetch:
+    """Fetches one LIST page on a daemon thread; ``result`` waits for it (or for a stop)."""
+
+    def __init__(self, fetch: Callable[[str], bytes], token: str, label: str) -> None:
+        self._done = threading.Event()
+        self._body: bytes = b""
+        self._error: BaseException | None = None
+        thread = threading.Thread(target=self._run, args=(fetch, token), name=f"{label}-next-page", daemon=True)
+        thread.start()
+
+    def _run(self, fetch: Callable[[str], bytes], token: str) -> None:
+        try:
+            self._body = fetch(token)
+        except BaseException as error:  # handed to the waiting list loop
+            self._error = error
+        finally:
+            self._done.set()
+
+    def result(self, stop: threading.Event) -> bytes:
+        """The page body; re-raises the fetch's error; raises _PageFetchStopped on stop."""
+        while not self._done.wait(0.2):
+            if stop.is_set():
+                raise _PageFetchStopped
+        if self._error is not None:
+            raise self._error
+        return self._body
 
 
 def _resource_version(obj: Mapping[str, Any]) -> str:
@@ -530,27 +577,27 @@ class Reflector(Generic[T]):
         raise ServerBehaviourError("the list kept expiring between pages")
 
     def _list_once(self) -> str | None:
-        """One paginated LIST; ``None`` when a continue token expired and the LIST must restart."""
+        """One paginated LIST; ``None`` when a continue token expired and the LIST must restart.
+
+        While one page's items are projected, the next page is already being fetched on a helper
+        thread (socket reads release the GIL), so projection hides behind the network.
+        """
         started = time.monotonic()
         objects: dict[str, T] = {}
         token = ""
+        next_page: _PageFetch | None = None
         announced = False
         self._handler.on_list_request()
         while True:
-            query = [("limit", str(self._settings.page_size))]
-            if token:
-                query.append(("continue", token))
             try:
-                response = self._open(query, self._settings.read_timeout)
+                body = next_page.result(self._stop) if next_page else self._fetch_page(token)
             except ApiStatusError as error:
                 if error.status == 410 and token:
                     log.info("%s: continue token expired; restarting the list", self.label)
                     return None
                 raise
-            try:
-                body = read_body(response)
-            finally:
-                self._forget(response)
+            except _PageFetchStopped:
+                raise _Stopped from None
             if not announced:
                 self._handler.on_listing()
                 announced = True
@@ -561,17 +608,18 @@ class Reflector(Generic[T]):
             del body
             if not isinstance(page, dict):
                 raise MalformedResponseError("list page is not a JSON object")
+            metadata = page.get("metadata") if isinstance(page.get("metadata"), dict) else {}
+            resource_version = metadata.get("resourceVersion")
+            token = metadata.get("continue") or ""
+            if not isinstance(token, str):
+                raise MalformedResponseError("list continue token is not a string")
+            next_page = _PageFetch(self._fetch_page, token, self.label) if token else None
             items = page.get("items")
             for item in items if isinstance(items, list) else ():
                 view = self._project_or_skip(item)
                 if view is not None:
                     objects[self._key(view)] = view
-            metadata = page.get("metadata") if isinstance(page.get("metadata"), dict) else {}
-            resource_version = metadata.get("resourceVersion")
-            token = metadata.get("continue") or ""
             del page, items
-            if not isinstance(token, str):
-                raise MalformedResponseError("list continue token is not a string")
             if not token:
                 if not isinstance(resource_version, str) or not resource_version:
                     raise MalformedResponseError("list has no resourceVersion")
@@ -579,6 +627,17 @@ class Reflector(Generic[T]):
                     raise _Stopped
                 self._handler.on_replace(objects, resource_version, time.monotonic() - started)
                 return resource_version
+
+    def _fetch_page(self, token: str) -> bytes:
+        """The raw body of one LIST page."""
+        query = [("limit", str(self._settings.page_size))]
+        if token:
+            query.append(("continue", token))
+        response = self._open(query, self._settings.read_timeout)
+        try:
+            return read_body(response)
+        finally:
+            self._forget(response)
 
     def _project_or_skip(self, obj: object) -> T | None:
         try:
@@ -804,7 +863,7 @@ class ClusterSync:
         with self._client_lock:
             client = self._api_client
         if client is not None:
-            client.rest_client.pool_manager.clear()
+            close_connections(client)
 
     @property
     def threads(self) -> list[threading.Thread]:
@@ -844,7 +903,10 @@ class ClusterSync:
         with self._client_lock:
             if self._api_client is None or self._renew_client:
                 self._renew_client = False
+                replaced = self._api_client
                 self._api_client = configure_retries(make_api_client(self._kubeconfig, self.context))
+                if replaced is not None:
+                    close_connections(replaced)
             return self._api_client
 
     def _secrets(self) -> Sequence[str]:
