@@ -14,6 +14,11 @@ every 5 s; see :mod:`knm_tui.ui.fleet_model` for why.
 :class:`knm_tui.kube.sync.Fleet`, or any object with the same ``contexts``, ``feed``,
 ``cache()``, ``status()``, ``api_client()``, ``start()`` and ``stop()``) and its clock, so tests
 and snapshots run on fixed data and a frozen time.
+
+Node operations (space marks, ``c`` cordon, ``u`` uncordon, ``r`` drain, ``l`` labels, ``t``
+taints) are run by :class:`~knm_tui.ui.node_ops.NodeOps`; the app only declares their bindings,
+hides them when the view is read-only (``check_action``) and hands over the selected rows: the
+marked rows of the current view, else the cursor row.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timezone, tzinfo
-from typing import Callable, ClassVar, Iterable
+from typing import Callable, ClassVar, Iterable, Mapping
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -32,13 +38,16 @@ from textual.message import Message
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
+from knm_tui.kube.audit import AuditLog
+from knm_tui.kube.ops import DrainOptions
 from knm_tui.kube.pods import PodCountError, PodCounts, count_pods
 from knm_tui.ui.cluster_tabs import ClusterTabs
 from knm_tui.ui.commands import FleetCommands
 from knm_tui.ui.filters import FilterError, NodeFilter, parse_filter
 from knm_tui.ui.fleet_model import FleetModel, FleetSource
-from knm_tui.ui.format import ALL_CLUSTERS_COLUMNS, COLUMNS, split_row_key
+from knm_tui.ui.format import ALL_CLUSTERS_COLUMNS, COLUMNS, RowData, split_row_key
 from knm_tui.ui.help_screen import HelpScreen
+from knm_tui.ui.node_ops import NODE_OPS_ACTIONS, NODE_OPS_BINDINGS, NodeOps
 from knm_tui.ui.node_panel import NodePanel
 from knm_tui.ui.node_table import NodeTable, TableRow
 from knm_tui.ui.health import state_word
@@ -87,6 +96,7 @@ class KnmApp(App[int]):
         Binding("P", "count_node_pods", "Count the selected node's pods", show=False),
         Binding("d", "toggle_details", "Details", tooltip="Show or hide the details panel"),
         Binding("tab", "focus_next", "Next pane", tooltip="Move focus between the table, the details panel and the filter", show=False),
+        *NODE_OPS_BINDINGS,
     ]
 
     class PodCountProgress(Message):
@@ -124,6 +134,10 @@ class KnmApp(App[int]):
         clock: Callable[[], datetime] = utc_now,
         tz: tzinfo | None = None,
         read_only: bool = False,
+        read_only_contexts: Iterable[str] = (),
+        users: Mapping[str, str] | None = None,
+        audit_log: AuditLog | None = None,
+        drain_defaults: DrainOptions | None = None,
         initial_context: str | None = None,
         pod_counter: PodCounter = count_pods,
         drain_interval: float = DRAIN_INTERVAL_SECONDS,
@@ -165,6 +179,8 @@ class KnmApp(App[int]):
         self.panel = NodePanel(id="details", tz=self.tz)
         self.status_bar = StatusBar(id="status")
         self.key_hints = KeyHints(id="keys")
+        self.node_ops = NodeOps(source, read_only=read_only, read_only_contexts=read_only_contexts, users=users,
+                                audit=audit_log, drain_defaults=drain_defaults, id="node-ops")
 
     # ------------------------------------------------------------------ composition
 
@@ -179,6 +195,7 @@ class KnmApp(App[int]):
         yield self.panel
         yield self.status_bar
         yield self.key_hints
+        yield self.node_ops
 
     def on_mount(self) -> None:
         """Load whatever the caches hold, start the syncs and the timers."""
@@ -312,6 +329,7 @@ class KnmApp(App[int]):
             self.sort_column, self.sort_reverse = table.sort_column, table.sort_reverse
         self.current_context = context
         self._show_view()
+        self.refresh_bindings()  # a context may be read-only
 
     def show_node(self, context: str, name: str) -> None:
         """Switch to a node's cluster and put the cursor on it."""
@@ -451,7 +469,24 @@ class KnmApp(App[int]):
         """Open the help screen."""
         palette = Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "Command palette",
                           tooltip="Command palette: jump to a cluster or to a node by name")
-        self.push_screen(HelpScreen([("Dashboard", [*self.BINDINGS, palette]), ("Node table", NodeTable.BINDINGS)]))
+        dashboard = [binding for binding in self.BINDINGS
+                     if not (isinstance(binding, Binding) and binding.action in NODE_OPS_ACTIONS)]
+        sections = [("Dashboard", [*dashboard, palette])]
+        if not self.node_ops.is_read_only(self.current_context):
+            sections.append(("Node operations", self._node_ops_help()))
+        sections.append(("Node table", NodeTable.BINDINGS))
+        self.push_screen(HelpScreen(sections))
+
+    def _node_ops_help(self) -> list[BindingType]:
+        """The operations' bindings, each saying why it is unavailable here when RBAC said so."""
+        bindings: list[BindingType] = []
+        for binding in NODE_OPS_BINDINGS:
+            assert isinstance(binding, Binding)
+            reason = self.node_ops.unavailable_reason(self.current_context, binding.action)
+            if reason:
+                binding = replace(binding, tooltip=f"{binding.tooltip} (unavailable here: {reason})")
+            bindings.append(binding)
+        return bindings
 
     def action_filter(self) -> None:
         """Show the filter input and focus it."""
@@ -519,6 +554,55 @@ class KnmApp(App[int]):
             self._show_panel()
         else:
             self.table.focus()
+
+    # ------------------------------------------------------------------ node operations
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide (and disable) every node operation where the view is read-only."""
+        if action in NODE_OPS_ACTIONS:
+            return not self.node_ops.is_read_only(self.current_context)
+        return True
+
+    def _selected_rows(self) -> list[RowData]:
+        """The marked rows shown in the current view, else the cursor row."""
+        table = self.table
+        marked = table.marked_keys
+        keys = [key for key in table.visible_keys if key in marked] if marked else []
+        if not keys and table.cursor_key is not None:
+            keys = [table.cursor_key]
+        return [data for key in keys if (data := self.model.row_data(key)) is not None]
+
+    def action_toggle_mark(self) -> None:
+        """Mark or unmark the node under the cursor for a batch operation, then move down."""
+        key = self.table.cursor_key
+        if key is None:
+            return
+        self.table.toggle_mark(key)
+        self.table.action_cursor_down()
+
+    def action_cordon(self) -> None:
+        """Cordon the selected nodes (a dialog takes an optional reason and confirms)."""
+        self.node_ops.start("cordon", self._selected_rows())
+
+    def action_uncordon(self) -> None:
+        """Uncordon the selected nodes (after confirmation)."""
+        self.node_ops.start("uncordon", self._selected_rows())
+
+    def action_drain(self) -> None:
+        """Drain the selected node: preflight, confirmation, live progress, verdict."""
+        self.node_ops.start("drain", self._selected_rows())
+
+    def action_labels(self) -> None:
+        """Set or remove labels on the selected nodes."""
+        self.node_ops.start("labels", self._selected_rows())
+
+    def action_taints(self) -> None:
+        """Add or remove taints on the selected nodes."""
+        self.node_ops.start("taints", self._selected_rows())
+
+    def on_node_ops_confirmed(self, message: NodeOps.Confirmed) -> None:
+        """An operation was confirmed: its marks have served."""
+        self.table.clear_marks()
 
     async def action_quit(self) -> None:
         """Stop pod counting and leave."""

@@ -5,6 +5,10 @@ unreadable or invalid one, an unknown ``--context``, a log file that cannot be o
 clear line on stderr and never a traceback; 1 for an unexpected failure (details in the log
 file); 130 when interrupted.
 
+Node operations are recorded in the audit log, ``$XDG_STATE_HOME/knm-tui/audit.jsonl`` unless
+``--audit-log PATH`` says otherwise (created 0600; checked at start unless ``--read-only``).
+``--read-only`` removes every write action; ``--read-only-context NAME`` does so for one context.
+
 Logs go to a file, never to the terminal the UI draws on: ``--log-file PATH``, else
 ``$XDG_STATE_HOME/knm-tui/knm-tui.log``, else ``~/.local/state/knm-tui/knm-tui.log``. The file
 is created with mode 0600 (its directory 0700).
@@ -61,6 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--demo", action="store_true", help="run against built-in simulated clusters (no cluster needed)")
     parser.add_argument("--read-only", action="store_true", help="never change anything in a cluster")
+    parser.add_argument(
+        "--read-only-context",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="never change anything in this context (repeatable)",
+    )
+    parser.add_argument(
+        "--audit-log",
+        metavar="PATH",
+        help="record node operations here (default: $XDG_STATE_HOME/knm-tui/audit.jsonl)",
+    )
     parser.add_argument("--log-file", metavar="PATH", help="write logs here (default: under $XDG_STATE_HOME/knm-tui/)")
     parser.add_argument("--version", action="version", version=f"{PROGRAM} {__version__}")
     return parser
@@ -151,7 +167,8 @@ def prepare(args: argparse.Namespace) -> Session:
     The fleet is started at once so the caches prime while the terminal UI starts.
     Raises :class:`CliError` for a problem the user can fix.
     """
-    from knm_tui.kube.config import KubeconfigError, load_kubeconfig, select_contexts
+    from knm_tui.kube.audit import AuditError, AuditLog
+    from knm_tui.kube.config import KubeconfigError, describe_user, load_kubeconfig, select_contexts
 
     demo = None
     if args.demo:
@@ -167,8 +184,19 @@ def prepare(args: argparse.Namespace) -> Session:
         try:
             kubeconfig = load_kubeconfig(kubeconfig_path)
             contexts = select_contexts(kubeconfig, args.context)
+            users = {context: describe_user(kubeconfig, context) for context in kubeconfig.context_names}
         except KubeconfigError as error:
             raise CliError(error.message) from None
+        unknown = [name for name in args.read_only_context if name not in kubeconfig.context_names]
+        if unknown:
+            raise CliError(f"--read-only-context: no context named {', '.join(unknown)} in the kubeconfig "
+                           f"(contexts: {', '.join(kubeconfig.context_names)})")
+        audit_log = AuditLog(Path(args.audit_log).expanduser() if args.audit_log else None)
+        if not args.read_only:
+            try:
+                audit_log.check()
+            except AuditError as error:
+                raise CliError(f"{error.message}; choose another with --audit-log PATH") from None
         from knm_tui.app import KnmApp  # Textual loads only once the kubeconfig is known good
         from knm_tui.kube.sync import Fleet
 
@@ -179,7 +207,8 @@ def prepare(args: argparse.Namespace) -> Session:
         raise
     initial = args.context[0] if args.context else kubeconfig.current_context
     log.info("watching %d context(s): %s", len(fleet.contexts), ", ".join(fleet.contexts))
-    app = KnmApp(fleet, read_only=args.read_only, initial_context=initial)
+    app = KnmApp(fleet, read_only=args.read_only, read_only_contexts=args.read_only_context, users=users,
+                 audit_log=audit_log, initial_context=initial)
     fleet.start()
     return Session(app=app, fleet=fleet, demo=demo)
 
