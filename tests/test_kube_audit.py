@@ -107,7 +107,7 @@ def test_operations_are_audited_with_the_kubeconfig_user_and_never_a_token(
     assert operations.label(NODE, "team=infra").ok
     assert operations.taint(NODE, "dedicated=gpu:NoSchedule").ok
     options = DrainOptions(timeout_seconds=5, poll_interval=0.02, retry_429_after=0.05)
-    result = operations.drain(NODE, operations.plan_drain(NODE, options)).run()
+    result = operations.drain(NODE, operations.plan_drain(NODE, options), reason="kernel upgrade").run()
     assert result.drained and result.audit_error is None
     assert operations.uncordon(NODE).ok
 
@@ -125,6 +125,7 @@ def test_operations_are_audited_with_the_kubeconfig_user_and_never_a_token(
     assert taint_line["parameters"] == {"add": ["dedicated=gpu:NoSchedule"], "remove": []}
     assert drain_line["outcome"].startswith(f"drained: node {NODE} drained: 1 pod gone")
     assert drain_line["parameters"]["disable_eviction"] is False
+    assert drain_line["parameters"]["reason"] == "kernel upgrade"
     assert drain_line["pods"] == [{"namespace": "default", "name": "web-0", "state": "gone", "retries": 0,
                                    "message": "gone"}]
 

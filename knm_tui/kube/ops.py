@@ -1879,8 +1879,11 @@ class _AuditedDrain(Drain):
         result = super().run()
         outcome = "drained" if result.drained else (
             "cancelled" if result.cancelled else "timed out" if result.timed_out else "not drained")
+        parameters = self.options.as_parameters()
+        if self._reason:
+            parameters["reason"] = self._reason
         error = self._operations._record(
-            action="drain", nodes=[self.node], parameters=self.options.as_parameters(),
+            action="drain", nodes=[self.node], parameters=parameters,
             outcome=f"{outcome}: {result.message}", pods=[pod.as_record() for pod in result.pods],
         )
         return replace(result, audit_error=error) if error else result
