@@ -166,11 +166,14 @@ def test_a_silent_node_goes_unknown_after_the_grace_period_and_comes_back(make_c
     assert ("node.kubernetes.io/unreachable", "NoExecute") in taints
     time.sleep(0.3)
     assert parse_time(renew_time(cluster, name)) == last_renew
-    pods_on_node = [s.obj for s in cluster.store.items("pods")
-                    if s.obj["spec"].get("nodeName") == name and s.obj["status"]["phase"] == "Running"]
-    assert pods_on_node
-    assert all(next(c for c in p["status"]["conditions"] if c["type"] == "Ready")["status"] == "False"
-               for p in pods_on_node)
+
+    def running_pods() -> list[dict]:
+        return [s.obj for s in cluster.store.items("pods")
+                if s.obj["spec"].get("nodeName") == name and s.obj["status"]["phase"] == "Running"]
+
+    assert running_pods()
+    wait_for(lambda: all(next(c for c in p["status"]["conditions"] if c["type"] == "Ready")["status"] == "False"
+                         for p in running_pods()), timeout=4)
 
     churner.resume_heartbeats(name)
     wait_for(lambda: conditions(cluster, name)["Ready"]["status"] == "True", timeout=3)
