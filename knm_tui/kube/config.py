@@ -524,7 +524,10 @@ def _cluster_reason(cluster_name: str, cluster: Mapping[str, Any]) -> str | None
     server = cluster.get("server")
     if not isinstance(server, str) or not server:
         return f'cluster "{cluster_name}" has no server URL'
-    parts = urlsplit(server)
+    try:
+        parts = urlsplit(server)
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 address; the text may hold credentials
+        return f'cluster "{cluster_name}": the server URL cannot be parsed'
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return f'cluster "{cluster_name}": server {_redact_url(server)} is not an http(s) URL'
     insecure = cluster.get("insecure-skip-tls-verify")

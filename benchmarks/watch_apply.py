@@ -1,0 +1,98 @@
+"""watch-apply: node MODIFIED events parsed and applied to the cache per second, on one core.
+
+Runs in a fresh child process (``python -m benchmarks.watch_apply ...``). A ``Fleet`` primes the big cluster's context over HTTP and is stopped; its ``ClusterSync`` then
+keeps its cache, feed and node reflector. Pre-serialized watch event lines — each a whole node
+(images and all, as the apiserver sends them) with a new resourceVersion and a moved Ready
+heartbeat, cycling through every node — go through the reflector's per-line apply
+(``Reflector._apply``: ``json.loads``, ``project_node``, the unchanged-content check, the feed
+and the cache), the function the watch loop calls for every line it reads. No network and no
+UI: the figure is the parse/apply cost alone, on the one thread that runs it.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from benchmarks.harness import Bench, Budget, Check, Figure, python_child, run_measured
+from benchmarks.prime import SyncedFeed, fetch_pages
+
+SCENARIO = "watch-apply"
+BUDGET_EVENTS_PER_SECOND = 10_000
+
+
+def event_lines(nodes: list[dict], count: int) -> list[bytes]:
+    """``count`` MODIFIED event lines cycling through ``nodes``, each with a fresh RV and heartbeat."""
+    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    lines = []
+    for index in range(count):
+        node = nodes[index % len(nodes)]
+        node["metadata"]["resourceVersion"] = str(10_000_000 + index)
+        heartbeat = (start + timedelta(seconds=index)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for condition in node.get("status", {}).get("conditions", []):
+            if condition.get("type") == "Ready":
+                condition["lastHeartbeatTime"] = heartbeat
+        lines.append(json.dumps({"type": "MODIFIED", "object": node}, separators=(",", ":")).encode())
+    return lines
+
+
+def measure(kubeconfig_path: Path, context: str, url: str, events: int, runs: int) -> dict:
+    """Prime ``context``, then apply ``events`` event lines ``runs`` times; events/s of each run."""
+    from knm_tui.kube.config import load_kubeconfig
+    from knm_tui.kube.sync import Fleet
+
+    nodes = [item for page in fetch_pages(url, "/api/v1/nodes") for item in json.loads(page)["items"]]
+    lines = event_lines(nodes, events)
+    del nodes
+    feed = SyncedFeed()
+    fleet = Fleet(load_kubeconfig(str(kubeconfig_path)), [context], feed, watch_leases=False)
+    fleet.start()
+    try:
+        if not feed.synced.wait(300):
+            raise RuntimeError("the cache did not prime")
+    finally:
+        fleet.stop()
+    reflector = fleet.sync(context)._nodes  # the node reflector whose watch loop calls _apply per line
+    apply_line = reflector._apply
+    rates = []
+    for _ in range(runs):
+        feed.drain()
+        gc.collect()
+        started = time.perf_counter()
+        for line in lines:
+            apply_line(line)
+        rates.append(len(lines) / (time.perf_counter() - started))
+    last = json.loads(lines[-1])["object"]["metadata"]
+    if fleet.cache(context).get(last["name"]).resource_version != last["resourceVersion"]:
+        raise RuntimeError("the events were not applied to the cache")
+    return {"rates": rates, "mean_line_bytes": sum(map(len, lines)) / len(lines)}
+
+
+def run(bench: Bench) -> list[Check]:
+    """The watch-apply line, measured in a fresh child process (one thread applies the events)."""
+    sizes = bench.sizes
+    sim = bench.big
+    child = run_measured(python_child("benchmarks.watch_apply", str(sim.kubeconfig), Bench.BIG_CLUSTER,
+                                      sim.url(Bench.BIG_CLUSTER), str(sizes.watch_events), str(sizes.runs)),
+                         timeout=900)
+    if child.returncode != 0:
+        raise RuntimeError(f"watch-apply failed: {child.stderr.strip()[-2000:]}")
+    result = json.loads(child.stdout.strip().splitlines()[-1])
+    return [Check(SCENARIO, f"node MODIFIED events/s, one core ({result['mean_line_bytes'] / 1024:.1f} KiB events)",
+                  Figure("knm-tui", "events/s", result["rates"]), None,
+                  Budget("min", BUDGET_EVENTS_PER_SECOND, "≥ 10,000 events/s"))]
+
+
+def main(argv: list[str]) -> int:
+    """Child entry point: ``KUBECONFIG CONTEXT URL EVENTS RUNS``; prints one JSON line."""
+    kubeconfig, context, url, events, runs = argv
+    print(json.dumps(measure(Path(kubeconfig), context, url, int(events), int(runs))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
