@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import os
+import socket
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -264,3 +265,16 @@ def sim_kubectl(sim: Simulator, kubectl: Kubectl, tmp_path: Path) -> Kubectl:
     """The ``kubectl`` runner pointed at the ``sim`` fixture's kubeconfig."""
     kubectl.kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
     return kubectl
+
+
+class BlackHole:
+    """A TCP port that accepts connections and never answers (a stalled server)."""
+
+    def __init__(self) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.listen(16)
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+
+    def close(self) -> None:
+        self.socket.close()

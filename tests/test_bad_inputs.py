@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import KIND_THREE_NODES
+from conftest import KIND_THREE_NODES, BlackHole
 
 from knm_tui.cli import EXIT_USAGE, main
 from knm_tui.kube.cache import SyncState
@@ -214,19 +214,6 @@ class StatusServer:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-class BlackHole:
-    """A port that accepts connections and never answers."""
-
-    def __init__(self) -> None:
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.bind(("127.0.0.1", 0))
-        self.socket.listen(16)
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-
-    def close(self) -> None:
-        self.socket.close()
 
 
 def closed_port_url() -> str:

@@ -11,7 +11,6 @@ import json
 import logging
 import random
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import REAL_OBJECTS, new_node
+from conftest import REAL_OBJECTS, BlackHole, new_node
 from knm_tui.kube.cache import ChangeFeed, ClusterStatus, NodeCache, SyncState
 from knm_tui.kube.config import load_kubeconfig
 from knm_tui.kube.leaseview import LeaseView
@@ -156,19 +155,6 @@ def live_fleet(start_fleet: FleetRunner, sim: Simulator, context: str = "alpha",
     fleet = start_fleet(sim, **kwargs)
     wait_until(lambda: is_live(fleet, context), what=f"{context} to go live")
     return fleet
-
-
-class BlackHole:
-    """A TCP port that accepts connections and never answers (a stalled server)."""
-
-    def __init__(self) -> None:
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.bind(("127.0.0.1", 0))
-        self.socket.listen(16)
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-
-    def close(self) -> None:
-        self.socket.close()
 
 
 # ---------------------------------------------------------------------------- prime
