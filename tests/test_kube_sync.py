@@ -7,6 +7,7 @@ backoffs, then waits (with a deadline) for the state it names.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import logging
 import random
@@ -25,6 +26,7 @@ import yaml
 from conftest import REAL_OBJECTS, BlackHole, new_node
 from knm_tui.kube.cache import ChangeFeed, ClusterStatus, NodeCache, SyncState
 from knm_tui.kube.config import load_kubeconfig
+from knm_tui.kube.gcpause import collector_paused
 from knm_tui.kube.leaseview import LeaseView
 from knm_tui.kube.nodeview import project_node
 from knm_tui.kube.sync import Fleet, SyncSettings
@@ -737,3 +739,114 @@ def test_node_cache_counts_ready_nodes_through_every_change() -> None:
     assert (len(cache), cache.ready_count, cache.get("a")) == (1, 1, None)
     assert cache.replace_nodes({"c": project_node(new_node("c", ready="Unknown"))}) == (1, 1)
     assert (len(cache), cache.ready_count, [v.name for v in cache.nodes()]) == (1, 0, ["c"])
+
+
+# ---------------------------------------------------------------------------- odd page layouts
+def serve_pages(pages: dict[str, bytes], events: bytes) -> ThreadingHTTPServer:
+    """A bare HTTP server answering node LISTs from ``pages`` (keyed by continue token) and every
+    watch with ``events`` followed by the end of the stream."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 - the base class names it
+            if "watch=true" in self.path:
+                self.send_response(200)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                if events:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(events), events))
+                self.wfile.write(b"0\r\n\r\n")
+                self.close_connection = True
+                return
+            match = re.search(r"continue=([^&]*)", self.path)
+            body = pages.get(match.group(1) if match else "")
+            if body is None:
+                self.send_response(400)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return server
+
+
+def compact_json(value: Any) -> bytes:
+    """JSON without spaces, as the apiserver writes it."""
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def test_pages_with_items_first_and_images_off_the_schema_are_read_whole(start_fleet: FleetRunner) -> None:
+    """The prime reads the continue token early and cuts image lists out before parsing; pages
+    that defeat both (items before metadata, image entries holding lists of objects, names with
+    brackets) must still be read completely and exactly."""
+    odd_images = [{"names": ["registry.example/app:1"], "layers": [{"digest": "sha256:1"}], "sizeBytes": 1},
+                  {"names": ["we]ird}]name"], "sizeBytes": 2}]
+    nodes = [new_node(f"node-{index}", ready="True" if index % 2 else "False") for index in range(4)]
+    for index, node in enumerate(nodes):
+        node["metadata"]["resourceVersion"] = str(10 + index)
+        node["status"]["images"] = odd_images if index % 2 else [{"names": ["a}]b"], "sizeBytes": 3}]
+        node["status"]["volumesAttached"] = [{"name": f"vol-{index}", "devicePath": "/dev/x"}]
+    first = {"items": nodes[:2], "kind": "NodeList", "apiVersion": "v1",
+             "metadata": {"resourceVersion": "20", "continue": "page-2"}}
+    second = {"items": nodes[2:], "kind": "NodeList", "apiVersion": "v1", "metadata": {"resourceVersion": "20"}}
+    # A flat first item metadata with a "continue" of its own is what a token read from the
+    # page's head would find; the page's own metadata must win.
+    nodes[0]["metadata"] = {"name": "node-0", "resourceVersion": "10", "continue": "not-a-page"}
+    changed = json.loads(json.dumps(nodes[0]))
+    changed["metadata"]["labels"] = {}
+    changed["metadata"]["resourceVersion"] = "21"
+    changed["metadata"]["labels"]["test/value"] = "after-watch"
+    event = compact_json({"type": "MODIFIED", "object": changed}) + b"\n"
+    server = serve_pages({"": compact_json(first), "page-2": compact_json(second)}, event)
+    try:
+        config = {"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [], "contexts": [],
+                  "current-context": "odd"}
+        add_context(config, "odd", {"server": f"http://127.0.0.1:{server.server_address[1]}"}, {})
+        fleet = start_fleet(config, watch_leases=False)
+        wait_until(lambda: fleet.cache("odd").get("node-0") is not None
+                   and fleet.cache("odd").get("node-0").labels.get("test/value") == "after-watch",
+                   what="the watch event to be applied")
+        expected = {node["metadata"]["name"]: project_node(node) for node in [changed, *nodes[1:]]}
+        assert {view.name: view for view in fleet.cache("odd").nodes()} == expected
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_collector_pauses_overlap_between_threads_and_restore_its_state() -> None:
+    assert gc.isenabled()
+    inside, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with collector_paused():
+            inside.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert inside.wait(5)
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the other thread still holds its pause
+    finally:
+        release.set()
+        holder.join(5)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # off before, off after
+    finally:
+        gc.enable()

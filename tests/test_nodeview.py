@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from knm_tui.kube.leaseview import LeaseProjectionError, LeaseView, project_lease
 from knm_tui.kube.nodeview import (
@@ -23,6 +25,7 @@ from knm_tui.kube.nodeview import (
     ANNOTATION_SCALE_DOWN_DISABLED,
     NodeProjectionError,
     NodeView,
+    drop_node_images,
     is_problem_condition,
     parse_quantity,
     parse_time,
@@ -725,3 +728,93 @@ def test_kube_package_does_not_import_textual() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# drop_node_images: image lists cut from raw JSON before parsing
+
+
+def _without_images(value: Any) -> Any:
+    """``value`` with every list under an ``images`` key emptied."""
+    if isinstance(value, dict):
+        return {key: [] if key == "images" and isinstance(item, list) else _without_images(item)
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_images(item) for item in value]
+    return value
+
+
+def _compact(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize("obj", [obj for _, obj in FIXTURE_NODES],
+                         ids=[f"{path}:{obj['metadata']['name']}" for path, obj in FIXTURE_NODES])
+def test_every_fixture_node_loses_only_its_images(obj: dict[str, Any]) -> None:
+    raw = _compact(obj)
+    trimmed = drop_node_images(raw)
+    assert json.loads(trimmed) == _without_images(obj)
+    if obj.get("status", {}).get("images"):
+        assert len(trimmed) < len(raw)
+        assert b'"images":[]' in trimmed
+
+
+def test_a_node_list_page_and_a_watch_event_lose_every_image_list() -> None:
+    nodes = [copy.deepcopy(obj) for _, obj in FIXTURE_NODES if obj.get("status", {}).get("images")]
+    page = {"kind": "NodeList", "apiVersion": "v1", "metadata": {"resourceVersion": "9"}, "items": nodes}
+    assert json.loads(drop_node_images(_compact(page))) == _without_images(page)
+    event = {"type": "MODIFIED", "object": nodes[0]}
+    assert json.loads(drop_node_images(_compact(event))) == _without_images(event)
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"status":{"images":[],"volumesAttached":[{"name":"v"}]}}',  # empty: the next }] is not its end
+    b'{"status":{"images":[{"names":["a}]b"],"sizeBytes":1}],"x":1}}',  # }] inside a name
+    b'{"status":{"images":[{"names":["a\\"}]"],"sizeBytes":1}]}}',  # an escaped quote
+    b'{"metadata":{"labels":{"images":"[{x}]"}}}',  # a label called images
+    b'{"status":{"images":[{"names":["a"]}]',  # truncated: no value follows the list
+])
+def test_image_lists_that_cannot_be_cut_exactly_are_left_alone(raw: bytes) -> None:
+    assert drop_node_images(raw) == raw
+
+
+_IMAGE_NAME = st.text(st.sampled_from('ab:/@.-[]{}}]"\\,'), min_size=0, max_size=12)
+_IMAGE = st.fixed_dictionaries({"names": st.lists(_IMAGE_NAME, max_size=3),
+                                "sizeBytes": st.integers(min_value=0, max_value=10**10)})
+_OTHER = st.recursive(
+    st.none() | st.booleans() | st.integers() | _IMAGE_NAME,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_IMAGE_NAME, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+def _nodes_with(images: st.SearchStrategy) -> st.SearchStrategy:
+    return st.lists(st.fixed_dictionaries({"status": st.fixed_dictionaries(
+        {"before": _OTHER, "images": images, "after": _OTHER})}), min_size=1, max_size=4)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(_nodes_with(st.lists(_IMAGE, max_size=4)))
+def test_trimmed_json_is_the_same_document_without_images(items: list[dict[str, Any]]) -> None:
+    """Image lists as the apiserver's schema shapes them, any names, anything around them."""
+    page = {"items": items}
+    parsed = json.loads(drop_node_images(_compact(page)))
+    assert _without_images(parsed) == _without_images(page)
+    for got, original in zip(parsed["items"], items):
+        assert got["status"]["images"] in ([], original["status"]["images"])
+        if not any(set(name) & set('"\\') or "}]" in name
+                   for image in original["status"]["images"] for name in image["names"]):
+            assert got["status"]["images"] == []
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(_nodes_with(st.lists(_OTHER, max_size=4)))
+def test_off_schema_image_lists_never_yield_a_different_document(items: list[dict[str, Any]]) -> None:
+    """Lists no apiserver would serve: the trimmed text is the same document with image lists
+    emptied, or no JSON at all (the caller then parses the original)."""
+    page = {"items": items}
+    try:
+        parsed = json.loads(drop_node_images(_compact(page)))
+    except ValueError:
+        return
+    assert _without_images(parsed) == _without_images(page)

@@ -85,8 +85,9 @@ from kubernetes.config.config_exception import ConfigException
 
 from knm_tui.kube.cache import ChangeFeed, ClusterStatus, NodeCache, SyncState
 from knm_tui.kube.config import ContextError, ContextTarget, Kubeconfig, build_targets, make_api_client
+from knm_tui.kube.gcpause import collector_paused
 from knm_tui.kube.leaseview import NODE_LEASE_NAMESPACE, LeaseView, project_lease
-from knm_tui.kube.nodeview import NodeView, project_node
+from knm_tui.kube.nodeview import NodeView, drop_node_images, project_node
 
 log = logging.getLogger(__name__)
 
@@ -423,6 +424,28 @@ class _PageFetch:
         return self._body
 
 
+_PEEK_BYTES = 4096
+
+
+def peek_continue_token(body: bytes) -> str:
+    """The continue token of a LIST page, read from its head without parsing the whole page.
+
+    Servers write ``kind``, ``apiVersion`` and ``metadata`` before ``items``, and list metadata
+    holds no nested object. "" when the head does not look like that (the full parse decides then).
+    """
+    head = body[:_PEEK_BYTES]
+    at = head.find(b'"metadata":{')
+    end = head.find(b"}", at) if at >= 0 else -1
+    if end < 0:
+        return ""
+    try:
+        metadata = json.loads(head[at + len(b'"metadata":'):end + 1])
+    except ValueError:
+        return ""
+    token = metadata.get("continue") if isinstance(metadata, dict) else None
+    return token if isinstance(token, str) else ""
+
+
 def _resource_version(obj: Mapping[str, Any]) -> str:
     metadata = obj.get("metadata")
     value = metadata.get("resourceVersion") if isinstance(metadata, dict) else None
@@ -443,7 +466,9 @@ class Reflector(Generic[T]):
     object (equal to the object's ``metadata.name``). Requests go through ``client()``, called
     for every request, so the owner can swap the ``ApiClient``. With ``coalesce_seconds`` the
     watch pauses that long after a read that had to wait, so a steady trickle of events is read
-    in batches (one wake-up per pause) at the cost of at most that much latency.
+    in batches (one wake-up per pause) at the cost of at most that much latency. ``trim``, when
+    given, removes parts ``project`` never reads from raw JSON (a page or an event) before it is
+    parsed; when the trimmed text does not parse, the original is parsed instead.
     """
 
     def __init__(
@@ -460,6 +485,7 @@ class Reflector(Generic[T]):
         list_slots: threading.Semaphore | None = None,
         rng: random.Random | None = None,
         coalesce_seconds: float = 0.0,
+        trim: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.label = label
         self.path = path
@@ -471,6 +497,7 @@ class Reflector(Generic[T]):
         self._stop = stop
         self._list_slots = list_slots
         self._coalesce_seconds = coalesce_seconds
+        self._trim = trim
         self._rng = rng or random.Random()
         self._response_lock = threading.Lock()
         self._response: urllib3.BaseHTTPResponse | None = None
@@ -579,8 +606,9 @@ class Reflector(Generic[T]):
     def _list_once(self) -> str | None:
         """One paginated LIST; ``None`` when a continue token expired and the LIST must restart.
 
-        While one page's items are projected, the next page is already being fetched on a helper
-        thread (socket reads release the GIL), so projection hides behind the network.
+        While one page is parsed and projected, the next page is already being fetched on a helper
+        thread (socket reads release the GIL), so the work hides behind the network: the continue
+        token is read from the page's metadata, which servers write before the items.
         """
         started = time.monotonic()
         objects: dict[str, T] = {}
@@ -601,25 +629,24 @@ class Reflector(Generic[T]):
             if not announced:
                 self._handler.on_listing()
                 announced = True
-            try:
-                page = json.loads(body)
-            except ValueError as error:
-                raise MalformedResponseError(f"list page is not JSON ({error.msg})") from None
-            del body
-            if not isinstance(page, dict):
-                raise MalformedResponseError("list page is not a JSON object")
-            metadata = page.get("metadata") if isinstance(page.get("metadata"), dict) else {}
-            resource_version = metadata.get("resourceVersion")
-            token = metadata.get("continue") or ""
-            if not isinstance(token, str):
-                raise MalformedResponseError("list continue token is not a string")
-            next_page = _PageFetch(self._fetch_page, token, self.label) if token else None
-            items = page.get("items")
-            for item in items if isinstance(items, list) else ():
-                view = self._project_or_skip(item)
-                if view is not None:
-                    objects[self._key(view)] = view
-            del page, items
+            early_token = peek_continue_token(body)
+            next_page = _PageFetch(self._fetch_page, early_token, self.label) if early_token else None
+            with collector_paused():
+                page = self._parse_page(body)
+                del body
+                metadata = page.get("metadata") if isinstance(page.get("metadata"), dict) else {}
+                resource_version = metadata.get("resourceVersion")
+                token = metadata.get("continue") or ""
+                if not isinstance(token, str):
+                    raise MalformedResponseError("list continue token is not a string")
+                if token != early_token:  # the page did not start with its metadata
+                    next_page = _PageFetch(self._fetch_page, token, self.label) if token else None
+                items = page.get("items")
+                for item in items if isinstance(items, list) else ():
+                    view = self._project_or_skip(item)
+                    if view is not None:
+                        objects[self._key(view)] = view
+                del page, items
             if not token:
                 if not isinstance(resource_version, str) or not resource_version:
                     raise MalformedResponseError("list has no resourceVersion")
@@ -627,6 +654,26 @@ class Reflector(Generic[T]):
                     raise _Stopped
                 self._handler.on_replace(objects, resource_version, time.monotonic() - started)
                 return resource_version
+
+    def _loads(self, raw: bytes) -> Any:
+        """``json.loads`` of ``raw``, trimmed first when the owner asked; the original decides
+        when the trimmed text does not parse."""
+        if self._trim is not None:
+            try:
+                return json.loads(self._trim(raw))
+            except ValueError:
+                pass
+        return json.loads(raw)
+
+    def _parse_page(self, body: bytes) -> dict:
+        """One LIST page as a dict (trimmed first when the owner asked for it)."""
+        try:
+            page = self._loads(body)
+        except ValueError as error:
+            raise MalformedResponseError(f"list page is not JSON ({error.msg})") from None
+        if not isinstance(page, dict):
+            raise MalformedResponseError("list page is not a JSON object")
+        return page
 
     def _fetch_page(self, token: str) -> bytes:
         """The raw body of one LIST page."""
@@ -694,7 +741,7 @@ class Reflector(Generic[T]):
     def _apply(self, line: bytes) -> None:
         """Apply one watch event line and move the resourceVersion on."""
         try:
-            event = json.loads(line)
+            event = self._loads(line)
         except ValueError as error:
             raise MalformedResponseError(f"watch event is not JSON ({error.msg})") from None
         obj = event.get("object") if isinstance(event, dict) else None
@@ -817,7 +864,7 @@ class ClusterSync:
             label=f'cluster "{self.context}" nodes', path=NODES_PATH, project=project_node,
             key=operator.attrgetter("name"), handler=_NodeEvents(self), client=self._client,
             settings=self._settings, stop=self._stop, list_slots=list_slots, rng=self._rng,
-            coalesce_seconds=self._settings.node_watch_coalesce_seconds,
+            coalesce_seconds=self._settings.node_watch_coalesce_seconds, trim=drop_node_images,
         )
         self._leases = Reflector(
             label=f'cluster "{self.context}" leases', path=NODE_LEASES_PATH, project=project_lease,
