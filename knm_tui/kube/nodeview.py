@@ -599,8 +599,7 @@ def project_node(obj: dict) -> NodeView:
 
 
 _IMAGES_KEY = b'"images":['
-_IMAGES_END = b"}]"
-_AFTER_VALUE = (b",", b"}")
+_IMAGES_END = re.compile(rb"\}\](?=[,}])")  # an object closing a list, then what may follow a value
 
 
 def drop_node_images(raw: bytes) -> bytes:
@@ -609,28 +608,27 @@ def drop_node_images(raw: bytes) -> bytes:
     ``status.images`` is most of a Node's bytes and is never read, so cutting it out before
     ``json.loads`` saves allocating thousands of strings per page. The apiserver's schema makes
     an image list a list of ``{"names": [strings], "sizeBytes": n}``, so in a non-empty one the
-    first ``}]`` outside a string closes it. A list is cut only when that ``}]`` provably lies
-    outside every string (no backslash before it, so an even number of quotes says so) and is
-    followed by what may follow a value; any other list is left in place. Callers parse the
-    original when the trimmed text is not JSON, so a list that breaks the schema costs only time.
+    first ``}]`` outside a string, followed by ``,`` or ``}``, closes it. A list with a backslash
+    before that point is left alone (an escape could hide a quote). A ``}]`` inside an image name
+    (no such name is a valid image reference) would end the cut inside a string: what follows
+    then cannot continue a JSON document, so callers, who parse the original whenever the
+    trimmed text is not JSON, lose only time, never content.
     """
     find = raw.find
     at = find(_IMAGES_KEY)
     parts: list[bytes] = []
     position = 0
+    search_end = _IMAGES_END.search
     while at >= 0:
         start = at + len(_IMAGES_KEY) - 1  # the list's "["
-        end = find(_IMAGES_END, start) if raw[start + 1:start + 2] == b"{" else -1
-        if end >= 0:
-            end += len(_IMAGES_END)
-            if (find(b"\\", start, end) < 0 and not raw.count(b'"', start, end) & 1
-                    and raw[end:end + 1] in _AFTER_VALUE):
-                parts.append(raw[position:start])
-                parts.append(b"[]")
-                position = end
-                at = find(_IMAGES_KEY, end)
-                continue
-        at = find(_IMAGES_KEY, start)
+        end = search_end(raw, start) if raw[start + 1:start + 2] == b"{" else None
+        if end is not None and find(b"\\", start, end.start()) < 0:
+            parts.append(raw[position:start])
+            parts.append(b"[]")
+            position = end.end()
+            at = find(_IMAGES_KEY, position)
+        else:
+            at = find(_IMAGES_KEY, start)
     if not parts:
         return raw
     parts.append(raw[position:])

@@ -716,18 +716,13 @@ class Reflector(Generic[T]):
                 arrived_at = time.monotonic()
                 lines = (partial + chunk).split(b"\n") if partial else chunk.split(b"\n")
                 partial = lines.pop()
-                for line in lines:
-                    if line.strip():
-                        self._apply(line)
-                        self._watch_events += 1
+                self.apply_lines(lines)
                 if coalesce and arrived_at - read_at > BLOCKED_READ_SECONDS:
                     # The read had to wait: the stream is idle between events. Let the next
                     # ones gather in the socket buffer instead of waking up for each of them.
                     self._stop.wait(coalesce)
                 read_at = time.monotonic()
-            if partial.strip():
-                self._apply(partial)
-                self._watch_events += 1
+            self.apply_lines([partial])
         except urllib3.exceptions.HTTPError:
             if self._stop.is_set():
                 raise _Stopped from None
@@ -737,6 +732,18 @@ class Reflector(Generic[T]):
         if self._stop.is_set():
             raise _Stopped
         return self._watch_events, time.monotonic() - started
+
+    def apply_lines(self, lines: Sequence[bytes]) -> None:
+        """Apply the complete watch event lines read in one go (blank lines are skipped).
+
+        The cycle collector is paused meanwhile: each event allocates a few hundred short-lived
+        objects, and collections triggered by them would walk the whole cache again and again.
+        """
+        with collector_paused():
+            for line in lines:
+                if line.strip():
+                    self._apply(line)
+                    self._watch_events += 1
 
     def _apply(self, line: bytes) -> None:
         """Apply one watch event line and move the resourceVersion on."""
