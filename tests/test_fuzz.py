@@ -72,7 +72,8 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
     max_leaves=12,
 )
-wrong_types = st.sampled_from([None, 0, -1, 1.5, True, False, "", "x", [], {}, [1, "a"], {"a": 1}, "null"])
+wrong_types = st.sampled_from([None, 0, -1, 1.5, True, False, "", "x", [], {}, [1, "a"], {"a": 1}, "null"]).map(
+    copy.deepcopy)  # a fresh copy each draw: a mutation must never change the next draw
 
 
 def mostly(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
