@@ -1,7 +1,7 @@
 """The Textual app: composes the dashboard, owns the fleet of cluster syncs, routes messages.
 
-The sync engine's threads write into a ``ChangeFeed``; the app drains it every 0.2 s inside
-``batch_update()`` and hands the batches to :class:`~knm_tui.ui.fleet_model.FleetModel`, which
+The sync engine's threads write into a ``ChangeFeed``; the app drains it every 0.1 s, and at once
+when a cluster finishes loading, inside ``batch_update()`` and hands the batches to :class:`~knm_tui.ui.fleet_model.FleetModel`, which
 says which rows changed. Pod counts run in a thread worker that posts small typed messages; no
 worker touches a widget. One handler for ``Worker.StateChanged`` turns a failed worker into a
 visible state.
@@ -23,6 +23,7 @@ marked rows of the current view, else the cursor row.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -47,6 +48,7 @@ from knm_tui.ui.filters import FilterError, NodeFilter, parse_filter
 from knm_tui.ui.fleet_model import FleetModel, FleetSource
 from knm_tui.ui.format import ALL_CLUSTERS_COLUMNS, COLUMNS, RowData, split_row_key
 from knm_tui.ui.help_screen import HelpScreen
+from knm_tui.kube.gcpause import collector_paused
 from knm_tui.ui.node_ops import NODE_OPS_ACTIONS, NODE_OPS_BINDINGS, NodeOps
 from knm_tui.ui.node_panel import NodePanel
 from knm_tui.ui.node_table import NodeTable, TableRow
@@ -55,7 +57,7 @@ from knm_tui.ui.status_bar import ClusterBanner, EmptyNote, KeyHints, StatusBar
 
 log = logging.getLogger(__name__)
 
-DRAIN_INTERVAL_SECONDS = 0.2
+DRAIN_INTERVAL_SECONDS = 0.1
 TICK_INTERVAL_SECONDS = 1.0
 STALE_SCAN_EVERY_TICKS = 5
 PROGRESS_INTERVAL_SECONDS = 0.1
@@ -204,6 +206,8 @@ class KnmApp(App[int]):
         for context in self.model.contexts:
             self.model.set_status(self.source.status(context))
             self.model.load_context(context, self.source.cache(context))
+        loop = asyncio.get_running_loop()
+        self.source.feed.set_reset_listener(lambda: self._drain_from_thread(loop))
         self.source.start()
         self._source_started = True
         self._show_view(focus=True)
@@ -214,6 +218,7 @@ class KnmApp(App[int]):
     def on_unmount(self) -> None:
         """Stop pod counting and every cluster sync."""
         self._quitting = True
+        self.source.feed.set_reset_listener(None)
         self._cancel_pod_job()
         if self._source_started:
             self._source_started = False
@@ -227,11 +232,22 @@ class KnmApp(App[int]):
 
     # ------------------------------------------------------------------ the feed and the clock
 
+    def _drain_from_thread(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Ask the event loop for a drain now: a cluster finished loading (called by a sync thread)."""
+        try:
+            loop.call_soon_threadsafe(self.drain_feed)
+        except RuntimeError:  # the loop has closed: the app is gone
+            pass
+
     def drain_feed(self) -> None:
         """Apply everything the sync threads published since the last drain."""
         batches = self.source.feed.drain()
         if not batches:
             return
+        with collector_paused():
+            self._apply_batches(batches)
+
+    def _apply_batches(self, batches) -> None:
         changes = self.model.apply(batches, self.source)
         view = self.current_context
         in_view = set(self.model.contexts) if view is None else {view}
@@ -303,18 +319,25 @@ class KnmApp(App[int]):
                 table.set_rows([])
                 table.set_columns(columns)
             sort_column = self.sort_column if any(c.key == self.sort_column for c in columns) else DEFAULT_SORT_COLUMN
-            table.sort_by(sort_column, reverse=self.sort_reverse)
-            contexts = self.model.contexts if view is None else [view]
-            self.model.stale_rows(contexts)  # cached rows of a view not shown may have gone stale
-            table.set_rows(self.model.rows(view))
+            table.set_rows(self.model.rows(view), sort=(sort_column, self.sort_reverse))
             for key in (previous_key, self._cursor_by_view.get(view)):
                 if key is not None and self._in_view(key) and table.move_cursor(key):
                     break
             self._on_table_scrolled()  # relative times of the rows now on screen
             self._show_panel()
             self._refresh_chrome()
+        # Rows of a view not shown may have gone stale meanwhile: scan them after this frame.
+        self.call_after_refresh(self._refresh_stale_rows, view)
         if focus:
             table.focus()
+
+    def _refresh_stale_rows(self, view: str | None) -> None:
+        """Re-format the rows of ``view`` whose heartbeat went stale or fresh, if still shown."""
+        if view != self.current_context:
+            return
+        changed = self.model.stale_rows(self.model.contexts if view is None else [view])
+        if changed:
+            self.table.upsert_rows([self.model.view_row(row, view) for row in changed])
 
     def show_cluster(self, context: str | None) -> None:
         """Switch to one context's nodes (``None``: all clusters)."""

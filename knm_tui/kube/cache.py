@@ -25,7 +25,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from knm_tui.kube.leaseview import LeaseView
 from knm_tui.kube.nodeview import NodeView
@@ -205,6 +205,12 @@ class ChangeFeed:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: dict[str, _Pending] = {}
+        self._reset_listener: Callable[[], None] | None = None
+
+    def set_reset_listener(self, listener: Callable[[], None] | None) -> None:
+        """Have ``listener`` called (on the producer's thread) after every reset is published,
+        so the consumer can rebuild at once instead of at its next periodic drain."""
+        self._reset_listener = listener
 
     def _entry(self, context: str) -> _Pending:
         entry = self._pending.get(context)
@@ -242,6 +248,9 @@ class ChangeFeed:
             entry.reset = True
             entry.upserted.clear()
             entry.removed.clear()
+        listener = self._reset_listener
+        if listener is not None:
+            listener()
 
     def publish_lease(self, context: str, lease: LeaseView) -> None:
         """Record a node's newest lease."""

@@ -171,14 +171,22 @@ class NodeView:
     @property
     def last_transition(self) -> datetime | None:
         """The most recent ``lastTransitionTime`` over all conditions."""
-        times = [c.last_transition for c in self.conditions if c.last_transition is not None]
-        return max(times, default=None)
+        newest = None
+        for condition in self.conditions:
+            moment = condition.last_transition
+            if moment is not None and (newest is None or moment > newest):
+                newest = moment
+        return newest
 
     @property
     def last_heartbeat(self) -> datetime | None:
         """The most recent ``lastHeartbeatTime`` over all conditions."""
-        times = [c.last_heartbeat for c in self.conditions if c.last_heartbeat is not None]
-        return max(times, default=None)
+        newest = None
+        for condition in self.conditions:
+            moment = condition.last_heartbeat
+            if moment is not None and (newest is None or moment > newest):
+                newest = moment
+        return newest
 
     @property
     def pressure_conditions(self) -> tuple[Condition, ...]:
@@ -187,7 +195,12 @@ class NodeView:
         Ready is never listed (``status`` says it). Conditions with status Unknown are not listed
         either: they follow a NotReady node, which ``status`` already shows.
         """
-        return tuple(c for c in self.conditions if c.type != READY and c.is_problem)
+        problems: tuple[Condition, ...] = ()
+        for condition in self.conditions:
+            if condition.status != "Unknown" and condition.type != READY and is_problem_condition(
+                    condition.type, condition.status):
+                problems += (condition,)
+        return problems
 
     @property
     def cordoned(self) -> bool:

@@ -61,12 +61,14 @@ class NodeFilter:
 
     def __call__(self, row: TableRow) -> bool:
         """Whether the row matches every term."""
-        data = row.data
-        return all(predicate(data) for predicate in self.predicates)
+        return self.matches(row.data)
 
     def matches(self, data: RowData) -> bool:
         """Whether a node (as a RowData) matches every term."""
-        return all(predicate(data) for predicate in self.predicates)
+        for predicate in self.predicates:
+            if not predicate(data):
+                return False
+        return True
 
 
 def parse_filter(text: str) -> NodeFilter | None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Mapping
 import humanize
 
 from knm_tui.kube.leaseview import LeaseView
-from knm_tui.kube.nodeview import NodeView, Resources
+from knm_tui.kube.nodeview import Condition, NodeView, Resources
 from knm_tui.ui.node_table import Column, Severity, TableRow
 
 if TYPE_CHECKING:
@@ -235,24 +235,29 @@ def heartbeat_is_stale(view: NodeView, lease: LeaseView | None, now: datetime) -
     return heartbeat is not None and now - heartbeat > NODE_STATUS_STALE_AFTER
 
 
-def row_severity(view: NodeView, heartbeat_stale: bool) -> Severity:
+def row_severity(view: NodeView, heartbeat_stale: bool,
+                 problems: tuple[Condition, ...] | None = None) -> Severity:
     """How a row stands out: NotReady/Unknown is an error; pressure or a stale heartbeat a
-    warning; a cordoned but otherwise healthy node is "cordoned"."""
+    warning; a cordoned but otherwise healthy node is "cordoned". ``problems`` is
+    ``view.pressure_conditions`` when the caller has it already."""
     if view.status != "Ready":
         return "error"
-    if heartbeat_stale or view.pressure_conditions:
+    if heartbeat_stale or (view.pressure_conditions if problems is None else problems):
         return "warning"
-    if view.cordoned:
+    if not view.schedulable:
         return "cordoned"
     return "ok"
 
 
-def status_text(view: NodeView) -> str:
-    """The STATUS cell: kubectl's ``Ready,SchedulingDisabled`` plus any problem conditions."""
-    problems = view.pressure_conditions
+def status_text(view: NodeView, problems: tuple[Condition, ...] | None = None) -> str:
+    """The STATUS cell: kubectl's ``Ready,SchedulingDisabled`` plus any problem conditions
+    (``problems`` is ``view.pressure_conditions`` when the caller has it already)."""
+    if problems is None:
+        problems = view.pressure_conditions
+    status = view.status if view.schedulable else f"{view.status},SchedulingDisabled"
     if not problems:
-        return view.display_status
-    return ",".join([view.display_status, *(condition.type for condition in problems)])
+        return status
+    return ",".join([status, *(condition.type for condition in problems)])
 
 
 def taints_text(view: NodeView) -> str:
@@ -270,15 +275,16 @@ def make_row_data(
     load: NodeLoad | None,
     now: datetime,
 ) -> RowData:
-    """Bundle a node with its lease, pod load and heartbeat health at ``now``."""
-    return RowData(
-        context=context,
-        view=view,
-        lease=lease,
-        heartbeat=node_heartbeat(view, lease),
-        heartbeat_stale=heartbeat_is_stale(view, lease, now),
-        load=load,
-    )
+    """Bundle a node with its lease, pod load and heartbeat health at ``now``
+    (:func:`node_heartbeat` and :func:`heartbeat_is_stale`, computed together)."""
+    if lease is not None and lease.renew_time is not None:
+        heartbeat = lease.renew_time
+        duration = timedelta(seconds=lease.duration_seconds) if lease.duration_seconds else DEFAULT_LEASE_DURATION
+        stale = now - heartbeat > duration
+    else:
+        heartbeat = view.last_heartbeat
+        stale = heartbeat is not None and now - heartbeat > NODE_STATUS_STALE_AFTER
+    return RowData(context=context, view=view, lease=lease, heartbeat=heartbeat, heartbeat_stale=stale, load=load)
 
 
 def format_row(data: RowData, now: datetime) -> TableRow:
@@ -296,8 +302,9 @@ def format_row(data: RowData, now: datetime) -> TableRow:
     heartbeat_cell = age_cell(data.heartbeat, now)
     if data.heartbeat_stale:
         heartbeat_cell += STALE_SUFFIX
-    severity = row_severity(view, data.heartbeat_stale)
-    status = status_text(view)
+    problems = view.pressure_conditions
+    severity = row_severity(view, data.heartbeat_stale, problems)
+    status = status_text(view, problems)
     taints = taints_text(view)
     # Ages sort by the moment itself (older first), so the order never moves as time passes.
     return TableRow(

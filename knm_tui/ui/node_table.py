@@ -315,8 +315,15 @@ class NodeTable(ScrollView, can_focus=True):
         self._measure_all(self._rows.values())
         self._rebuild(resort=True)
 
-    def set_rows(self, rows: Iterable[TableRow]) -> None:
-        """Replace every row; the cursor stays on its key if that key is still shown."""
+    def set_rows(self, rows: Iterable[TableRow], *, sort: tuple[str | None, bool] | None = None) -> None:
+        """Replace every row; the cursor stays on its key if that key is still shown.
+
+        ``sort`` (column key, reverse) changes the order as :meth:`sort_by` would, without first
+        sorting the rows being replaced.
+        """
+        if sort is not None:
+            column_key, self._sort_reverse = sort
+            self._sort_index = None if column_key is None else self._column_index(column_key)
         new_rows = {row.key: row for row in rows}
         previous_order = self._order
         self._rows = new_rows
