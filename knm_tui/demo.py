@@ -99,6 +99,7 @@ def cluster_specs(clusters: tuple[DemoCluster, ...] = DEMO_CLUSTERS) -> list[Clu
             churn_options={"flapping_share": cluster.flapping_share,
                            "unreachable_share": cluster.unreachable_share},
             seed=cluster.seed,
+            encode_at_start=False,  # the demo lists nodes and leases at once, pods only on demand
         ))
     return specs
 

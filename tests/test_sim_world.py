@@ -26,6 +26,7 @@ from knm_tui.sim.fixtures import (
     split_by_kind,
 )
 from knm_tui.sim.simulator import ClusterSpec, populate
+from knm_tui.sim.store import Store
 from knm_tui.sim.world import (
     KUBELET_CONDITION_TYPES,
     NODE_STATUS_UNKNOWN_MESSAGE,
@@ -700,3 +701,15 @@ def test_duplicate_names_and_yaml_dumps(tmp_path: Path) -> None:
     broken_yaml.write_text("kind: Node\nmetadata: [unclosed\n")
     with pytest.raises(FixtureError, match=r"^broken\.yaml: invalid YAML"):
         load_objects(broken_yaml)
+
+
+def test_objects_loaded_without_encoding_are_served_as_the_same_bytes() -> None:
+    eager, lazy = Store(now=lambda: NOW), Store(now=lambda: NOW)
+    for store, encode in ((eager, True), (lazy, False)):
+        built = world(pods_per_node=3)
+        for resource, objects in (("nodes", built.nodes), ("pods", built.pods)):
+            store.load(resource, objects, encode=encode)
+    for resource in ("nodes", "pods"):
+        lazy_items = lazy.items(resource)
+        assert lazy_items and all(item._raw is None for item in lazy_items)
+        assert [item.raw for item in lazy_items] == [item.raw for item in eager.items(resource)]

@@ -35,6 +35,7 @@ class ClusterSpec:
     token: str | None = None
     watch_limits: WatchLimits = field(default_factory=WatchLimits)
     seed: int = 0
+    encode_at_start: bool = True  # JSON-encode every object while loading (False: on first read)
 
 
 class Simulator:
@@ -175,7 +176,7 @@ def populate(cluster: SimCluster, spec: ClusterSpec) -> None:
                               ("leases", world.leases), ("daemonsets", world.daemonsets),
                               ("pods", world.pods), ("poddisruptionbudgets", world.pdbs),
                               ("events", world.events)):
-        store.load(resource, objects)
+        store.load(resource, objects, encode=spec.encode_at_start)
 
 
 def _namespace(name: str) -> dict:

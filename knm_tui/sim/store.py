@@ -418,8 +418,12 @@ class Store:
         self._cond.notify_all()
         return stored
 
-    def load(self, resource: str, objects: Iterable[dict]) -> int:
-        """Create many objects at start-up without recording history; returns how many."""
+    def load(self, resource: str, objects: Iterable[dict], *, encode: bool = True) -> int:
+        """Create many objects at start-up without recording history; returns how many.
+
+        With ``encode`` every object is encoded to JSON now, so the first LIST does not pay for
+        it; without, each is encoded when first read (a faster start for objects rarely listed).
+        """
         rt = RESOURCE_TYPES[resource]
         count = 0
         with self._cond:
@@ -440,7 +444,8 @@ class Store:
                 meta.setdefault("creationTimestamp", now_text)
                 meta["resourceVersion"] = str(self._rv)
                 stored = StoredObject(obj, self._rv)
-                _ = stored.raw  # encode at start-up, so the first LIST does not pay for every object
+                if encode:
+                    _ = stored.raw
                 table[key] = stored
                 count += 1
             self._sorted_keys[resource] = sorted(table)

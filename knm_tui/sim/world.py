@@ -135,20 +135,20 @@ class World:
 
 
 _DAY_PREFIXES: dict[int, str] = {}
-_TIMES_OF_DAY: list[str] | None = None
+_TIMES_OF_DAY: dict[int, str] = {}  # second of the day -> "hh:mm:ssZ", filled as seconds are used
 
 
 def format_epoch(seconds: float) -> str:
     """RFC 3339 with second precision (metav1.Time) for a Unix time."""
-    global _TIMES_OF_DAY
     day, second_of_day = divmod(int(seconds // 1), 86400)
     prefix = _DAY_PREFIXES.get(day)
     if prefix is None:
         prefix = _DAY_PREFIXES[day] = time.strftime("%Y-%m-%dT", time.gmtime(day * 86400))
-    times = _TIMES_OF_DAY
-    if times is None:
-        times = _TIMES_OF_DAY = [f"{h:02d}:{m:02d}:{s:02d}Z" for h in range(24) for m in range(60) for s in range(60)]
-    return prefix + times[second_of_day]
+    time_of_day = _TIMES_OF_DAY.get(second_of_day)
+    if time_of_day is None:
+        hours, rest = divmod(second_of_day, 3600)
+        time_of_day = _TIMES_OF_DAY[second_of_day] = f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}Z"
+    return prefix + time_of_day
 
 
 def format_epoch_micro(seconds: float) -> str:
