@@ -512,3 +512,65 @@ async def arrange_snapshot(pilot: Pilot[None]) -> None:
 
 def test_snapshot_severities_cursor_and_marks(snap_compare: Any) -> None:
     assert snap_compare(SnapshotApp(), terminal_size=(120, 20), run_before=arrange_snapshot)
+
+
+# ---------------------------------------------------------------------------------------------
+# Deferred rows: a big table shows its first screen after formatting only that screen
+
+
+def deferred_plain_row(index: int, formatted: list[int]) -> TableRow:
+    """``plain_row(index)`` formatted on first need; ``formatted`` records which were."""
+    eager = plain_row(index)
+
+    def fill(_: Any) -> Any:
+        formatted.append(index)
+        return eager.cells, eager.sort_values, eager.severity
+
+    return TableRow.deferred(eager.key, None, fill, {0: eager.sort_values[0]})
+
+
+def test_a_deferred_row_formats_once_and_only_when_needed() -> None:
+    formatted: list[int] = []
+    row = deferred_plain_row(7, formatted)
+    assert not row.formatted
+    assert row.sort_value(0) == "node-00007"  # known up front
+    assert formatted == []
+    assert row.sort_value(5) == 4000  # not known: formats
+    assert formatted == [7] and row.formatted
+    assert row.cells == plain_row(7).cells and row == plain_row(7)
+    assert formatted == [7]
+    with pytest.raises(ValueError):
+        TableRow.deferred("k", None, lambda _: (("a",), (), "fatal")).severity
+
+
+@run_async
+async def test_5000_deferred_rows_show_the_first_screen_then_format_the_rest() -> None:
+    formatted: list[int] = []
+    longest = plain_row(4321)
+    long_cells = ("node-04321-with-a-much-longer-name", *longest.cells[1:])
+
+    def long_fill(_: Any) -> Any:
+        formatted.append(4321)
+        return long_cells, (long_cells[0], *longest.sort_values[1:]), "ok"
+
+    rows = [deferred_plain_row(index, formatted) for index in range(5000)]
+    rows[4321] = TableRow.deferred(longest.key, None, long_fill, {0: "node-04321"})
+    app = TableApp([])
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.query_one(NodeTable)
+        table.sort_by("name")
+        table.set_rows(rows)
+        assert 0 < len(formatted) < 500  # the rows near the screen only
+        assert all(index < 500 for index in formatted)
+        first_screen = painted(table)
+        assert first_screen[1].split()[0] == "node-00000"
+        await pilot.pause()
+        await pilot.pause()
+        assert sorted(formatted) == list(range(5000))  # the rest, once the first frame is out
+        eager = NodeTable(COLUMNS)
+        eager.set_rows([plain_row(index) for index in range(5000) if index != 4321]
+                       + [TableRow(longest.key, long_cells, (long_cells[0], *longest.sort_values[1:]))])
+        assert table.column_widths == eager.column_widths  # sized from every row, as if eager
+        assert table.column_widths[0] == len(long_cells[0])
+        table.sort_by("cpu")  # every row formatted already: nothing formats twice
+        assert len(formatted) == 5000

@@ -308,3 +308,32 @@ def test_aware_datetimes_only() -> None:
     """Every time the UI formats is timezone-aware, so local/UTC conversions are exact."""
     view = make_node("n")
     assert all(isinstance(c.last_heartbeat, datetime) and c.last_heartbeat.tzinfo for c in view.conditions)
+
+
+def test_rows_of_a_loaded_cluster_format_on_need_exactly_as_formatted_rows() -> None:
+    fleet = FakeFleet()
+    views = [make_node(f"n{index}", ready="False" if index == 2 else "True") for index in range(5)]
+    fleet.add_cluster("a", views, leases=[make_lease(view.name) for view in views[:3]])
+    fleet.add_cluster("b", [make_node("other", cordoned=True)])
+    clock = FrozenClock()
+    model = model_with(fleet, clock)
+    single = model.rows("a")
+    merged = model.rows(None)
+    assert not any(row.formatted for row in single + merged)
+    assert [row.sort_value(0) for row in single] == [view.name for view in views]  # known: no formatting
+    assert [row.sort_value(1) for row in merged] == [*(view.name for view in views), "other"]
+    assert not any(row.formatted for row in single + merged)
+
+    now = clock()
+    expected = {}
+    for context in ("a", "b"):
+        cluster = model.cluster(context)
+        for name, view in cluster.views.items():
+            expected[f"{context}/{name}"] = format_row(
+                make_row_data(context, view, cluster.leases.get(name), cluster.load_of(name), now), now)
+    for row in merged:  # the merged row formats its single-cluster row on the way
+        eager = expected[row.key]
+        assert row.cells == (row.data.context, *eager.cells)
+        assert row.sort_values[1:] == eager.sort_values and row.severity == eager.severity
+    assert all(row.formatted for row in single)
+    assert {row.key: row for row in single} == {key: row for key, row in expected.items() if key.startswith("a/")}

@@ -33,6 +33,7 @@ from knm_tui.kube.nodeview import NodeView
 from knm_tui.kube.pods import NodeLoad, PodCounts, PodSummary
 from knm_tui.ui.format import (
     RowData,
+    deferred_row,
     format_row,
     heartbeat_is_stale,
     make_row_data,
@@ -255,7 +256,10 @@ class FleetModel:
                 leases[name] = lease
         cluster.views = views
         cluster.leases = leases
-        cluster.rows = {name: self._format(cluster, view, now) for name, view in views.items()}
+        # Formatted on first need: the table formats the rows on screen first (see NodeTable).
+        load_of, context = cluster.load_of, cluster.context
+        cluster.rows = {name: deferred_row(make_row_data(context, view, leases.get(name), load_of(name), now), now)
+                        for name, view in views.items()}
         cluster.merged_rows = {}
         cluster.ready_count = sum(1 for view in views.values() if view.ready == "True")
         return list(cluster.rows.values())

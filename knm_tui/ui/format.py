@@ -22,7 +22,7 @@ import humanize
 
 from knm_tui.kube.leaseview import LeaseView
 from knm_tui.kube.nodeview import Condition, NodeView, Resources
-from knm_tui.ui.node_table import Column, Severity, TableRow
+from knm_tui.ui.node_table import Column, RowParts, Severity, TableRow
 
 if TYPE_CHECKING:
     from knm_tui.kube.pods import NodeLoad
@@ -61,6 +61,9 @@ COLUMNS: tuple[Column, ...] = (
 """Columns of a single cluster's node table: health first (STATUS, LAST CHANGE, HEARTBEAT), then
 load (PODS, CPU, MEMORY), then what the node is; the first ones fit a 160-column terminal without
 scrolling sideways."""
+
+NAME_COLUMN_INDEX = 0
+"""Where :data:`COLUMNS` has the node name (its sort value is the name itself)."""
 
 CLUSTER_COLUMN = Column("cluster", "CLUSTER", max_width=32)
 ALL_CLUSTERS_COLUMNS: tuple[Column, ...] = (CLUSTER_COLUMN, *COLUMNS)
@@ -289,6 +292,19 @@ def make_row_data(
 
 def format_row(data: RowData, now: datetime) -> TableRow:
     """The node table row of one node (single-cluster columns, see :data:`COLUMNS`)."""
+    cells, sort_values, severity = row_parts(data, now)
+    return TableRow(key=row_key(data.context, data.view.name), cells=cells, sort_values=sort_values,
+                    severity=severity, data=data)
+
+
+def deferred_row(data: RowData, now: datetime) -> TableRow:
+    """:func:`format_row` done on first need (as of ``now``); sorting by name formats nothing."""
+    return TableRow.deferred(row_key(data.context, data.view.name), data, lambda row_data: row_parts(row_data, now),
+                             {NAME_COLUMN_INDEX: data.view.name})
+
+
+def row_parts(data: RowData, now: datetime) -> RowParts:
+    """The cells, sort values and severity of one node's row (see :data:`COLUMNS`)."""
     view = data.view
     roles = ",".join(view.roles) if view.roles else NO_ROLES
     cpu, memory = _resource_cells(view.allocatable)
@@ -307,9 +323,8 @@ def format_row(data: RowData, now: datetime) -> TableRow:
     status = status_text(view, problems)
     taints = taints_text(view)
     # Ages sort by the moment itself (older first), so the order never moves as time passes.
-    return TableRow(
-        key=row_key(data.context, view.name),
-        cells=(
+    return (
+        (
             view.name,
             status,
             age_cell(last_transition, now),
@@ -325,7 +340,7 @@ def format_row(data: RowData, now: datetime) -> TableRow:
             view.instance_type,
             taints,
         ),
-        sort_values=(
+        (
             view.name,
             (SEVERITY_RANK[severity], status),
             _newest_first(last_transition),
@@ -341,8 +356,7 @@ def format_row(data: RowData, now: datetime) -> TableRow:
             view.instance_type,
             (len(view.taints), taints),
         ),
-        severity=severity,
-        data=data,
+        severity,
     )
 
 
@@ -352,12 +366,17 @@ def _newest_first(moment: datetime | None) -> float | None:
 
 
 def with_cluster_column(row: TableRow, cluster_rank: int) -> TableRow:
-    """The same row for the all-clusters view: the context name first, sorting in kubeconfig order."""
+    """The same row for the all-clusters view: the context name first, sorting in kubeconfig order.
+
+    A row not formatted yet stays so: the merged row formats it when it is itself formatted.
+    """
     data: RowData = row.data
-    return TableRow(
-        key=row.key,
-        cells=(data.context, *row.cells),
-        sort_values=((cluster_rank, data.context), *row.sort_values),
-        severity=row.severity,
-        data=data,
-    )
+    cluster_sort = (cluster_rank, data.context)
+    if row.formatted:
+        return TableRow(key=row.key, cells=(data.context, *row.cells), sort_values=(cluster_sort, *row.sort_values),
+                        severity=row.severity, data=data)
+
+    def merged_parts(row_data: RowData) -> RowParts:
+        return (row_data.context, *row.cells), (cluster_sort, *row.sort_values), row.severity
+
+    return TableRow.deferred(row.key, data, merged_parts, {0: cluster_sort, NAME_COLUMN_INDEX + 1: data.view.name})

@@ -3,7 +3,9 @@
 Textual's ``DataTable`` re-renders every cached cell on any update; this table instead keeps rows in
 a dict keyed by a string, renders only the lines on screen, caches each rendered line by its content,
 and repaints only the lines whose content changed. Formatting stays outside the widget: the caller
-hands over rows of already-formatted cell strings (see :class:`TableRow`).
+hands over rows of already-formatted cell strings (see :class:`TableRow`), or rows that format
+themselves on first need (:meth:`TableRow.deferred`): ``set_rows`` then formats the rows near the
+screen, and the rest (sizing the columns from all of them) once that frame is out.
 
 Usage::
 
@@ -20,7 +22,7 @@ glyph of multi-selected rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any, Callable, ClassVar, Iterable, Literal, Sequence
 
@@ -64,25 +66,114 @@ class Column:
     justify: Justify = "left"
 
 
-@dataclass(frozen=True, slots=True)
+RowParts = tuple[tuple[str, ...], tuple[Any, ...], Severity]
+"""What formatting a row produces: its cells, its sort values and its severity."""
+
+
 class TableRow:
     """One row: formatted ``cells`` (one per column), how it sorts, and how it is coloured.
 
     ``sort_values`` holds one comparable value per column (``None`` sorts last when ascending);
     empty means "sort by the cell text". ``severity`` picks the row's colour class. ``data`` carries
     the caller's object (e.g. the NodeView) for filter predicates; it is never rendered and is left
-    out of equality, so a row whose cells did not change is not repainted.
+    out of equality, so a row whose cells did not change is not repainted. Rows are values: treat
+    them as immutable.
+
+    A row made with :meth:`deferred` is formatted the first time its cells, severity or a sort
+    value it was not given up front is needed, so a table of thousands of rows can show its first
+    screen after formatting only that screen.
     """
 
-    key: str
-    cells: tuple[str, ...]
-    sort_values: tuple[Any, ...] = ()
-    severity: Severity = "ok"
-    data: Any = field(default=None, compare=False, repr=False)
+    __slots__ = ("key", "data", "_cells", "_sort_values", "_severity", "_fill", "_known_sort_values")
 
-    def __post_init__(self) -> None:
-        if self.severity not in SEVERITIES:
-            raise ValueError(f"unknown severity {self.severity!r}; expected one of {sorted(SEVERITIES)}")
+    def __init__(self, key: str, cells: tuple[str, ...] = (), sort_values: tuple[Any, ...] = (),
+                 severity: Severity = "ok", data: Any = None) -> None:
+        if severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {severity!r}; expected one of {sorted(SEVERITIES)}")
+        self.key = key
+        self.data = data
+        self._cells = cells
+        self._sort_values = sort_values
+        self._severity: Severity = severity
+        self._fill: Callable[[Any], RowParts] | None = None
+        self._known_sort_values: dict[int, Any] | None = None
+
+    @classmethod
+    def deferred(cls, key: str, data: Any, fill: Callable[[Any], RowParts],
+                 known_sort_values: dict[int, Any] | None = None) -> TableRow:
+        """A row formatted on first need by ``fill(data)``; ``known_sort_values`` maps column
+        indexes to sort values that are cheap to know now (e.g. the name), so sorting by those
+        columns formats nothing."""
+        row = cls.__new__(cls)
+        row.key = key
+        row.data = data
+        row._cells = ()
+        row._sort_values = ()
+        row._severity = "ok"
+        row._fill = fill
+        row._known_sort_values = known_sort_values or {}
+        return row
+
+    @property
+    def formatted(self) -> bool:
+        """Whether the cells exist yet (always true for a row not made with :meth:`deferred`)."""
+        return self._fill is None
+
+    def _format(self) -> None:
+        fill = self._fill
+        if fill is None:
+            return
+        cells, sort_values, severity = fill(self.data)
+        if severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {severity!r}; expected one of {sorted(SEVERITIES)}")
+        self._cells, self._sort_values, self._severity = cells, sort_values, severity
+        self._fill = self._known_sort_values = None
+
+    @property
+    def cells(self) -> tuple[str, ...]:
+        """The cell texts, one per column."""
+        if self._fill is not None:
+            self._format()
+        return self._cells
+
+    @property
+    def sort_values(self) -> tuple[Any, ...]:
+        """One sort value per column, or empty (sort by the cell text)."""
+        if self._fill is not None:
+            self._format()
+        return self._sort_values
+
+    @property
+    def severity(self) -> Severity:
+        """The row's colour class."""
+        if self._fill is not None:
+            self._format()
+        return self._severity
+
+    def sort_value(self, column_index: int) -> Any:
+        """How the row sorts by one column, formatting it only when that value is not known."""
+        known = self._known_sort_values
+        if known is not None and column_index in known:
+            return known[column_index]
+        values = self.sort_values or self._cells
+        return values[column_index] if column_index < len(values) else None
+
+    def _compared(self) -> tuple[Any, ...]:
+        return (self.key, self.cells, self.sort_values, self.severity)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TableRow):
+            return NotImplemented
+        return self is other or self._compared() == other._compared()
+
+    def __hash__(self) -> int:
+        return hash(self._compared())
+
+    def __repr__(self) -> str:
+        if self._fill is not None:
+            return f"TableRow(key={self.key!r}, deferred)"
+        return (f"TableRow(key={self.key!r}, cells={self._cells!r}, sort_values={self._sort_values!r}, "
+                f"severity={self._severity!r})")
 
 
 RowPredicate = Callable[[TableRow], bool]
@@ -113,8 +204,7 @@ def fit_cell(text: str, width: int, justify: Justify = "left") -> str:
 
 
 def _sort_value(row: TableRow, column_index: int) -> Any:
-    values = row.sort_values or row.cells
-    return values[column_index] if column_index < len(values) else None
+    return row.sort_value(column_index)
 
 
 class NodeTable(ScrollView, can_focus=True):
@@ -332,8 +422,16 @@ class NodeTable(ScrollView, can_focus=True):
         self._hidden = (
             {key for key, row in new_rows.items() if not self._filter(row)} if self._filter else set()
         )
-        self._measure_all(new_rows.values())
+        if all(row.formatted for row in new_rows.values()):
+            self._measure_all(new_rows.values())
+            self._rebuild(resort=True, previous_order=previous_order)
+            return
+        # Deferred rows: size the columns from the rows around the screen, show them, and
+        # format (and measure) the rest once that frame is out.
         self._rebuild(resort=True, previous_order=previous_order)
+        self._measure_all([new_rows[key] for key in self._keys_near_screen()])
+        self._update_virtual_size()
+        self.call_after_refresh(self._format_remaining_rows)
 
     def upsert_rows(self, rows: Iterable[TableRow]) -> None:
         """Add or update rows in place, repainting only changed lines that are on screen.
@@ -578,6 +676,30 @@ class NodeTable(ScrollView, can_focus=True):
         width = max(cell_width(column.label) + SORT_INDICATOR_WIDTH, column.min_width)
         return min(width, column.max_width) if column.max_width is not None else width
 
+    def _keys_near_screen(self) -> list[str]:
+        """The shown keys on screen, a screenful either side, and the cursor's screenful."""
+        height = max(self._body_height(), 50)
+        top = int(self.scroll_offset.y)
+        windows = [(max(0, top - height), top + 2 * height)]
+        cursor = self.cursor_index
+        if cursor is not None:
+            windows.append((max(0, cursor - height), cursor + height))
+        keys: dict[str, None] = {}
+        for start, stop in windows:
+            keys.update(dict.fromkeys(self._visible[start:stop]))
+        return list(keys)
+
+    def _format_remaining_rows(self) -> None:
+        """Format every deferred row and size the columns from all of them."""
+        rows = self._rows.values()
+        if all(row.formatted for row in rows):
+            return
+        widths = list(self._widths)
+        self._measure_all(rows)
+        if self._widths != widths:
+            self._update_virtual_size()
+            self.refresh()
+
     def _measure_all(self, rows: Iterable[TableRow]) -> None:
         """Size auto-width columns afresh from ``rows`` (only on set_rows/set_columns)."""
         widths = [self._base_width(column) for column in self._columns]
@@ -643,9 +765,7 @@ class NodeTable(ScrollView, can_focus=True):
             return lambda key: (key,)
 
         def key_function(key: str) -> tuple[Any, ...]:
-            row = rows[key]
-            values = row.sort_values or row.cells
-            value = values[sort_index] if sort_index < len(values) else None
+            value = rows[key].sort_value(sort_index)
             return (value is None, value, key)
 
         return key_function
