@@ -430,10 +430,15 @@ class KnmApp(App[int]):
                     message = f"No nodes yet from {cluster.context} ({state_word(status)}; details above)."
             else:
                 message = "No nodes yet in any cluster."
-        self.empty_note.display = bool(message)
-        if message != self.empty_note.text:
-            self.empty_note.text = message
-            self.empty_note.update(message)
+        note = self.empty_note
+        note.display = bool(message)
+        if message != note.text:
+            # Lay the screen out again only when the note's height may change (typing a filter
+            # that matches nothing changes the text with every key).
+            width = max(1, note.content_region.width)
+            same_height = -(-len(message) // width) == -(-len(note.text) // width)
+            note.text = message
+            note.update(message, layout=not same_height)
 
     # ------------------------------------------------------------------ messages from widgets
 

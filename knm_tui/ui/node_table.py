@@ -820,7 +820,21 @@ class NodeTable(ScrollView, can_focus=True):
         return self._visible[0]
 
     def _update_virtual_size(self) -> None:
-        self.virtual_size = Size(self._total_width(), len(self._visible) + 1)
+        """Set the scrollable size; a mounted table updates its scrollbars without a layout.
+
+        Assigning ``virtual_size`` lays the whole screen out again (tens of milliseconds with
+        every widget of the dashboard). Only this widget's scrollbars depend on it, and a
+        scrollbar that appears or disappears still asks for a layout itself.
+        """
+        size = Size(self._total_width(), len(self._visible) + 1)
+        if size == self.virtual_size:
+            return
+        if not self.is_mounted or not hasattr(self, "_scroll_update"):
+            self.virtual_size = size
+            return
+        self.set_reactive(NodeTable.virtual_size, size)
+        self._scroll_update(size)
+        self.refresh()
 
     def _body_height(self) -> int:
         return max(1, self.size.height - 1)
