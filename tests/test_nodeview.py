@@ -830,3 +830,46 @@ def test_off_schema_image_lists_never_yield_a_different_document(items: list[dic
     except ValueError:
         return
     assert _without_images(parsed) == _without_images(page)
+
+
+# --------------------------------------------------------------------------------------------
+# project_node with the previous version of the node
+
+
+@pytest.mark.parametrize("obj", [obj for _, obj in FIXTURE_NODES],
+                         ids=[f"{path}:{obj['metadata']['name']}" for path, obj in FIXTURE_NODES])
+def test_a_new_version_projects_equal_with_or_without_the_previous_view(obj: dict[str, Any]) -> None:
+    previous = project_node(obj)
+    changed = copy.deepcopy(obj)
+    conditions = changed.get("status", {}).get("conditions") or []
+    if conditions:
+        conditions[-1]["lastHeartbeatTime"] = "2031-01-02T03:04:05Z"
+    shared = project_node(changed, previous)
+    assert shared == project_node(changed)
+    assert shared.labels is previous.labels  # unchanged labels are shared, not rebuilt
+    assert all(new is old for new, old in zip(shared.conditions[:-1], previous.conditions[:-1]))
+    if conditions and any(c.last_heartbeat for c in previous.conditions[-1:]):
+        assert shared.conditions[-1] is not previous.conditions[-1]
+
+
+def test_every_change_is_seen_through_the_previous_view() -> None:
+    base = copy.deepcopy(next(obj for _, obj in FIXTURE_NODES
+                              if obj["metadata"].get("labels") and len(obj["status"].get("conditions", [])) > 1))
+    previous = project_node(base)
+    edits = [
+        lambda o: o["metadata"].setdefault("labels", {}).update({"topology.kubernetes.io/zone": "elsewhere"}),
+        lambda o: o["metadata"].setdefault("labels", {}).update({"node-role.kubernetes.io/gpu": ""}),
+        lambda o: o["metadata"].__setitem__("labels", {"n": 1}),
+        lambda o: o["metadata"].pop("labels", None),
+        lambda o: o["status"]["conditions"][0].update({"status": "Unknown"}),
+        lambda o: o["status"]["conditions"][0].update({"reason": None}),
+        lambda o: o["status"]["conditions"][0].pop("message", None),
+        lambda o: o["status"]["conditions"][0].update({"lastTransitionTime": "2030-01-01T00:00:00Z"}),
+        lambda o: o["status"]["conditions"].insert(0, {"type": "Extra", "status": "True"}),
+        lambda o: o["status"]["conditions"].pop(0),
+        lambda o: o["status"]["conditions"][0].update({"type": 7}),
+    ]
+    for edit in edits:
+        changed = copy.deepcopy(base)
+        edit(changed)
+        assert project_node(changed, previous) == project_node(changed)

@@ -487,11 +487,20 @@ def _roles(labels: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(sorted(roles))
 
 
-def _project_conditions(value: object) -> tuple[Condition, ...]:
+def _project_conditions(value: object, previous: tuple[Condition, ...] = ()) -> tuple[Condition, ...]:
+    """The conditions; one equal to the previous version's at the same place is that object."""
     conditions = []
     for entry in _list(value):
         if not isinstance(entry, dict):
             continue
+        if len(previous) > len(conditions):
+            old = previous[len(conditions)]
+            if (entry.get("type") == old.type and entry.get("status") == old.status
+                    and entry.get("reason", "") == old.reason and entry.get("message", "") == old.message
+                    and parse_time(entry.get("lastHeartbeatTime")) == old.last_heartbeat
+                    and parse_time(entry.get("lastTransitionTime")) == old.last_transition):
+                conditions.append(old)
+                continue
         condition_type = _shared_text(entry.get("type"))
         if not condition_type:
             continue
@@ -550,12 +559,16 @@ def _is_unschedulable(value: object) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
-def project_node(obj: dict) -> NodeView:
+def project_node(obj: dict, previous: NodeView | None = None) -> NodeView:
     """Project a Node object (a dict from ``json.loads``) into a :class:`NodeView`.
 
     Missing fields and fields of the wrong type become empty values or ``None``; the only error
     is :class:`NodeProjectionError` when the object is not a mapping or has no usable
     ``metadata.name`` (a non-empty string; a JSON integer is read as its text).
+
+    ``previous``, the view of an earlier version of the same node, lets parts that did not change
+    (labels and what derives from them, unchanged conditions) be shared instead of built again:
+    the result is equal either way.
     """
     if not isinstance(obj, dict):
         raise NodeProjectionError(f"node object is a {type(obj).__name__}, not a JSON object")
@@ -567,8 +580,17 @@ def project_node(obj: dict) -> NodeView:
     status = _mapping(obj.get("status"))
     node_info = _mapping(status.get("nodeInfo"))
 
-    labels = _project_labels(metadata.get("labels"))
-    conditions = _project_conditions(status.get("conditions"))
+    raw_labels = metadata.get("labels")
+    if previous is not None and (previous.labels == raw_labels or (not raw_labels and not previous.labels)):
+        labels = previous.labels
+        roles, zone, region = previous.roles, previous.zone, previous.region
+        instance_type, node_pool = previous.instance_type, previous.node_pool
+    else:
+        labels = _project_labels(raw_labels)
+        roles, zone, region = _roles(labels), _first_label(labels, ZONE_LABELS), _first_label(labels, REGION_LABELS)
+        instance_type = _first_label(labels, INSTANCE_TYPE_LABELS)
+        node_pool = _first_label(labels, NODE_POOL_LABELS)
+    conditions = _project_conditions(status.get("conditions"), previous.conditions if previous is not None else ())
     addresses = _project_addresses(status.get("addresses"))
 
     ready_condition = _find_ready(conditions)
@@ -585,7 +607,7 @@ def project_node(obj: dict) -> NodeView:
         status=node_status,
         ready=ready,
         schedulable=not _is_unschedulable(spec.get("unschedulable")),
-        roles=_roles(labels),
+        roles=roles,
         created=parse_time(metadata.get("creationTimestamp")),
         kubelet_version=_shared_text(node_info.get("kubeletVersion")),
         internal_ip=_first_address(addresses, "InternalIP"),
@@ -596,10 +618,10 @@ def project_node(obj: dict) -> NodeView:
         container_runtime=_shared_text(node_info.get("containerRuntimeVersion")),
         architecture=_shared_text(node_info.get("architecture")),
         operating_system=_shared_text(node_info.get("operatingSystem")),
-        zone=_first_label(labels, ZONE_LABELS),
-        region=_first_label(labels, REGION_LABELS),
-        instance_type=_first_label(labels, INSTANCE_TYPE_LABELS),
-        node_pool=_first_label(labels, NODE_POOL_LABELS),
+        zone=zone,
+        region=region,
+        instance_type=instance_type,
+        node_pool=node_pool,
         provider_id=_text(spec.get("providerID")),
         capacity=project_resources(status.get("capacity")),
         allocatable=project_resources(status.get("allocatable")),

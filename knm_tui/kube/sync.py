@@ -868,7 +868,7 @@ class ClusterSync:
                 message=clean_message(target.error),
             )
         self._nodes = Reflector(
-            label=f'cluster "{self.context}" nodes', path=NODES_PATH, project=project_node,
+            label=f'cluster "{self.context}" nodes', path=NODES_PATH, project=self._project_node,
             key=operator.attrgetter("name"), handler=_NodeEvents(self), client=self._client,
             settings=self._settings, stop=self._stop, list_slots=list_slots, rng=self._rng,
             coalesce_seconds=self._settings.node_watch_coalesce_seconds, trim=drop_node_images,
@@ -1047,6 +1047,12 @@ class ClusterSync:
 
     # The feed hears of a change before the cache holds it: whoever sees the new cache content
     # can be sure the feed has it too. Only this thread writes the cache.
+    def _project_node(self, obj: dict) -> NodeView:
+        """Project a node, sharing what did not change with the cached version of it."""
+        metadata = obj.get("metadata") if isinstance(obj, dict) else None
+        name = metadata.get("name") if isinstance(metadata, dict) else None
+        return project_node(obj, self.cache.get(name) if isinstance(name, str) else None)
+
     def _node_upserted(self, view: NodeView) -> None:
         previous = self.cache.get(view.name)
         if previous is None or not same_node_content(previous, view):
