@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,8 +225,14 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK if return_code is None else return_code
 
 
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _print_error(message: str, stream: TextIO | None = None) -> None:
-    print(f"{PROGRAM}: {message}", file=stream or sys.stderr)
+    """Print ``message`` as one line: control characters (a newline in a context name, say) are
+    shown as escapes, so the line cannot break or move the cursor."""
+    one_line = _CONTROL_CHARACTERS.sub(lambda match: f"\\x{ord(match.group()):02x}", message)
+    print(f"{PROGRAM}: {one_line}", file=stream or sys.stderr)
 
 
 if __name__ == "__main__":

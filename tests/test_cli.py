@@ -93,6 +93,15 @@ def test_unknown_context_lists_the_available_ones(capsys: pytest.CaptureFixture[
     assert "Traceback" not in err
 
 
+def test_a_context_name_with_control_characters_is_reported_on_one_line(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = write_kubeconfig(tmp_path / "config", ["prod-eu"])
+    assert main(["--kubeconfig", str(path), "--context", "prod\nfake: line\x1b[2J"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "\x1b" not in err
+    assert "prod\\x0afake: line\\x1b[2J" in err and "prod-eu" in err
+
+
 def test_demo_refuses_a_kubeconfig(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["--demo", "--kubeconfig", str(tmp_path / "x")]) == EXIT_USAGE
     assert "--demo runs its own simulated clusters" in capsys.readouterr().err

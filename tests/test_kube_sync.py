@@ -27,6 +27,7 @@ from conftest import REAL_OBJECTS, BlackHole, new_node
 from knm_tui.kube.cache import ChangeFeed, ClusterStatus, NodeCache, SyncState
 from knm_tui.kube.config import load_kubeconfig
 from knm_tui.kube.gcpause import collector_paused
+from knm_tui.kube.jsonparse import parse_json
 from knm_tui.kube.leaseview import LeaseView
 from knm_tui.kube.nodeview import project_node
 from knm_tui.kube.sync import Fleet, SyncSettings
@@ -850,3 +851,14 @@ def test_collector_pauses_overlap_between_threads_and_restore_its_state() -> Non
         assert not gc.isenabled()  # off before, off after
     finally:
         gc.enable()
+
+
+def test_responses_parse_like_the_standard_library_including_what_orjson_refuses() -> None:
+    page = AZURE_SEVEN_NODES.read_bytes()
+    assert parse_json(page) == json.loads(page)
+    lone_surrogate = b'{"metadata":{"name":"n","annotations":{"a":"\\ud800"}}}'
+    assert parse_json(lone_surrogate)["metadata"]["annotations"]["a"] == "\ud800"
+    assert parse_json(b'{"a":NaN}')["a"] != parse_json(b'{"a":NaN}')["a"]  # NaN, as json reads it
+    for garbage in (b'{"items":[', b"not json", b"\xff\xfe"):
+        with pytest.raises(ValueError):
+            parse_json(garbage)

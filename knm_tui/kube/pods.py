@@ -17,7 +17,6 @@ Server-side Table rows are not used: they carry no resource requests, which the 
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from typing import Any, Callable, Mapping
 
 from kubernetes import client as k8s_client
 
+from knm_tui.kube.jsonparse import parse_json
 from knm_tui.kube.nodeview import parse_quantity
 from knm_tui.kube.sync import (
     ApiStatusError,
@@ -277,7 +277,7 @@ def count_pods(
                 query.append(("continue", token))
             try:
                 response = open_raw(api_client, PODS_PATH, query, request_timeout)
-                page = json.loads(read_body(response))
+                page = parse_json(read_body(response))
             except ApiStatusError as error:
                 if error.status == 410 and token:
                     break  # the snapshot expired: count again from the start

@@ -8,7 +8,7 @@ once the nodes are primed. ``Fleet`` runs the ``ClusterSync`` of every selected 
 How a reflector works:
 
 - **Prime.** A paginated LIST (``limit=500``) read as raw bytes through the context's
-  ``ApiClient`` (no client models), each page parsed with ``json.loads``, projected item by item
+  ``ApiClient`` (no client models), each page parsed with orjson, projected item by item
   and dropped. A malformed item is logged and skipped. When the last page arrives the cache is
   replaced atomically and the sync logs ``Initialized node cache with N nodes for cluster X in
   T ms``. A 410 on a continue token restarts the LIST from the beginning.
@@ -86,6 +86,7 @@ from kubernetes.config.config_exception import ConfigException
 from knm_tui.kube.cache import ChangeFeed, ClusterStatus, NodeCache, SyncState
 from knm_tui.kube.config import ContextError, ContextTarget, Kubeconfig, build_targets, make_api_client
 from knm_tui.kube.gcpause import collector_paused
+from knm_tui.kube.jsonparse import parse_json
 from knm_tui.kube.leaseview import NODE_LEASE_NAMESPACE, LeaseView, project_lease
 from knm_tui.kube.nodeview import NodeView, drop_node_images, project_node
 
@@ -656,14 +657,14 @@ class Reflector(Generic[T]):
                 return resource_version
 
     def _loads(self, raw: bytes) -> Any:
-        """``json.loads`` of ``raw``, trimmed first when the owner asked; the original decides
-        when the trimmed text does not parse."""
+        """``raw`` parsed (see :func:`parse_json`), trimmed first when the owner asked; the
+        original decides when the trimmed text does not parse."""
         if self._trim is not None:
             try:
-                return json.loads(self._trim(raw))
+                return parse_json(self._trim(raw))
             except ValueError:
                 pass
-        return json.loads(raw)
+        return parse_json(raw)
 
     def _parse_page(self, body: bytes) -> dict:
         """One LIST page as a dict (trimmed first when the owner asked for it)."""
@@ -1112,6 +1113,8 @@ class ClusterSync:
             self._set_leases_available(False, failure.message)
             return self._settings.lease_retry_seconds
         if failure.kind in CREDENTIAL_FAILURES:
+            if failure.kind == FAILURE_AUTH:
+                self._renew_client = True  # refreshed credentials for the next request
             return self._settings.auth_retry_seconds  # the node sync reports credentials
         return self._settings.backoff(attempt, self._rng)
 
