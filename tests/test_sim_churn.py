@@ -107,7 +107,9 @@ def worker_names(cluster: SimCluster) -> list[str]:
 
 
 def test_leases_are_renewed_about_every_ten_simulated_seconds(make_cluster) -> None:
-    cluster, recorder = make_cluster(speed=100)
+    # 50x: the 25 simulated seconds allowed below are half a real second, so a churner thread
+    # held up briefly on a busy machine does not fail the test.
+    cluster, recorder = make_cluster(speed=50)
     names = [s.obj["metadata"]["name"] for s in cluster.store.items("nodes")]
     before = {name: renew_time(cluster, name) for name in names}
     started = cluster.clock.now().timestamp()
