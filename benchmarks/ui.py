@@ -148,8 +148,8 @@ def renamed(views: list[NodeView], prefix: str) -> list[NodeView]:
 
 class FrameProbe:
     """Waits for the first frame, after ``started``, that shows the table in a state where
-    ``predicate`` holds: the table rendered a line while it held, and the compositor then handed
-    the update to the driver (``App._display``)."""
+    ``predicate`` holds: the table (or, for a filter keystroke, the filter box) rendered a line
+    while it held, and the compositor then handed the update to the driver (``App._display``)."""
 
     def __init__(self, predicate: Callable[[], bool]) -> None:
         self.predicate = predicate
@@ -189,8 +189,13 @@ class FrameHooks:
         self.probe = FrameProbe(predicate)
         return self.probe
 
+    def input_line(self) -> None:
+        """The filter box rendered its line (it counts for the probe only)."""
+        if self.probe is not None:
+            self.probe.line_rendered()
+
     def line(self, y: int, strip: Any) -> None:
-        """A line was rendered."""
+        """A table line was rendered."""
         if self.on_line is not None:
             self.on_line(y, strip)
         if self.probe is not None:
@@ -215,6 +220,20 @@ def probed_widget(widget_class: type, hooks: FrameHooks) -> type:
             return strip
 
     Probed.__name__ = f"Probed{widget_class.__name__}"
+    return Probed
+
+
+def probed_input(input_class: type, hooks: FrameHooks) -> type:
+    """A subclass of the filter box whose ``render_line`` reports to ``hooks``: a keystroke that
+    leaves the table as it was shows on screen when the box is repainted."""
+
+    class Probed(input_class):  # type: ignore[misc, valid-type]
+        def render_line(self, y: int) -> Any:
+            strip = super().render_line(y)
+            hooks.input_line()
+            return strip
+
+    Probed.__name__ = f"Probed{input_class.__name__}"
     return Probed
 
 
@@ -284,6 +303,9 @@ def knm_app(source: BenchSource, initial_context: str, hooks: FrameHooks) -> Any
 
     app = MeasuredKnmApp(source, initial_context=initial_context)
     app.table = probed_widget(NodeTable, hooks)(COLUMNS, id="nodes")
+    original = app.filter_input
+    app.filter_input = probed_input(type(original), hooks)(
+        placeholder=original.placeholder, id="filter", select_on_focus=False)
     return app
 
 

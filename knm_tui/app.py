@@ -44,6 +44,7 @@ from knm_tui.kube.ops import DrainOptions
 from knm_tui.kube.pods import PodCountError, PodCounts, count_pods
 from knm_tui.ui.cluster_tabs import ClusterTabs
 from knm_tui.ui.commands import FleetCommands
+from knm_tui.ui.filter_input import FilterInput
 from knm_tui.ui.filters import FilterError, NodeFilter, parse_filter
 from knm_tui.ui.fleet_model import FleetModel, FleetSource
 from knm_tui.ui.format import ALL_CLUSTERS_COLUMNS, COLUMNS, RowData, split_row_key
@@ -174,7 +175,7 @@ class KnmApp(App[int]):
         # screen is on top (the help screen, the command palette) instead of the dashboard.
         self.tabs = ClusterTabs(self.model.contexts, id="tabs")
         self.banner = ClusterBanner(id="banner")
-        self.filter_input = Input(placeholder=FILTER_PLACEHOLDER, id="filter", select_on_focus=False)
+        self.filter_input: Input = FilterInput(placeholder=FILTER_PLACEHOLDER, id="filter", select_on_focus=False)
         self.nodes_box = Vertical(id="nodes-box")
         self.table = NodeTable(COLUMNS, id="nodes")
         self.empty_note = EmptyNote(id="empty-note")
@@ -433,12 +434,12 @@ class KnmApp(App[int]):
         note = self.empty_note
         note.display = bool(message)
         if message != note.text:
-            # Lay the screen out again only when the note's height may change (typing a filter
-            # that matches nothing changes the text with every key).
-            width = max(1, note.content_region.width)
-            same_height = -(-len(message) // width) == -(-len(note.text) // width)
+            # Typing a filter that matches nothing changes the text with every key: lay the
+            # screen out again only when the note may not stay one line high.
+            width = note.content_region.width
+            one_line = bool(note.text) and 0 < len(message) <= width and len(note.text) <= width
             note.text = message
-            note.update(message, layout=not same_height)
+            note.update(message, layout=not one_line)
 
     # ------------------------------------------------------------------ messages from widgets
 

@@ -247,6 +247,38 @@ async def type_filter(pilot: Pilot, text: str) -> None:
     await pilot.pause()
 
 
+def test_typing_a_filter_repaints_the_box_without_laying_out_the_screen() -> None:
+    app = make_app(three_clusters())
+
+    async def body(pilot: Pilot) -> None:
+        await pilot.press("d")  # the details panel off: its own size follows the selected node
+        await pilot.press("slash")
+        await pilot.pause()
+        screen = app.screen
+        layouts: list[int] = []
+        refresh_layout = screen._refresh_layout
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            layouts.append(1)
+            return refresh_layout(*args, **kwargs)
+
+        screen._refresh_layout = counted  # type: ignore[method-assign]
+        await pilot.press("p", "r", "o", "d", "minus")
+        await pilot.pause()
+        assert names(app) == ["prod-a", "prod-b", "prod-c", "prod-d", "prod-e", "prod-f"]
+        assert app.filter_input.value == "prod-"
+        assert layouts == []  # each key repainted the box and the table, nothing more
+        long_text = "prod- " + "tier!=x," * 30
+        app.filter_input.value = long_text
+        await pilot.pause()
+        assert long_text[-20:] in app.filter_input.render_line(0).text  # scrolled to the cursor
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not app.filter_input.display and layouts  # hiding the box still lays the screen out
+
+    run_app(app, body)
+
+
 def test_filter_by_name_label_selector_and_shortcuts() -> None:
     app = make_app(three_clusters())
 
