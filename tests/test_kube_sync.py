@@ -205,12 +205,9 @@ def test_prime_paginates_beyond_500_nodes(start_simulator: Callable[..., Simulat
     assert fleet.status("big").ready_count == sum(1 for v in fleet.cache("big").nodes() if v.ready == "True")
 
 
-def test_malformed_items_are_skipped_and_logged(start_fleet: FleetRunner,
-                                                caplog: pytest.LogCaptureFixture) -> None:
-    good = new_node("good-node")
-    good["metadata"]["resourceVersion"] = "10"
-    page = {"kind": "NodeList", "apiVersion": "v1", "metadata": {"resourceVersion": "10"},
-            "items": [good, {"metadata": {"labels": {"no": "name"}}}, "not an object"]}
+def serve_pages(pages: dict[str, bytes], events: bytes) -> ThreadingHTTPServer:
+    """A bare HTTP server answering node LISTs from ``pages`` (keyed by continue token) and every
+    watch with ``events`` followed by the end of the stream."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -220,11 +217,18 @@ def test_malformed_items_are_skipped_and_logged(start_fleet: FleetRunner,
                 self.send_response(200)
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                bad = b'{"type":"ADDED","object":{"metadata":{}}}\n'
-                self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(bad), bad))
+                if events:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(events), events))
+                self.wfile.write(b"0\r\n\r\n")
                 self.close_connection = True
                 return
-            body = json.dumps(page).encode()
+            match = re.search(r"continue=([^&]*)", self.path)
+            body = pages.get(match.group(1) if match else "")
+            if body is None:
+                self.send_response(400)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -236,11 +240,27 @@ def test_malformed_items_are_skipped_and_logged(start_fleet: FleetRunner,
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return server
+
+
+def odd_server_config(server: ThreadingHTTPServer) -> dict[str, Any]:
+    """A kubeconfig whose one context, ``odd``, reaches ``server`` without credentials."""
+    config = {"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [], "contexts": [],
+              "current-context": "odd"}
+    add_context(config, "odd", {"server": f"http://127.0.0.1:{server.server_address[1]}"}, {})
+    return config
+
+
+def test_malformed_items_are_skipped_and_logged(start_fleet: FleetRunner,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    good = new_node("good-node")
+    good["metadata"]["resourceVersion"] = "10"
+    page = {"kind": "NodeList", "apiVersion": "v1", "metadata": {"resourceVersion": "10"},
+            "items": [good, {"metadata": {"labels": {"no": "name"}}}, "not an object"]}
+    server = serve_pages({"": json.dumps(page).encode()}, b'{"type":"ADDED","object":{"metadata":{}}}\n')
     try:
         caplog.set_level(logging.WARNING, logger="knm_tui.kube.sync")
-        config = {"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [], "contexts": [],
-                  "current-context": "odd"}
-        add_context(config, "odd", {"server": f"http://127.0.0.1:{server.server_address[1]}"}, {})
+        config = odd_server_config(server)
         fleet = start_fleet(config, watch_leases=False)
         wait_until(lambda: fleet.status("odd").synced, what="the prime")
         assert [view.name for view in fleet.cache("odd").nodes()] == ["good-node"]
@@ -742,45 +762,6 @@ def test_node_cache_counts_ready_nodes_through_every_change() -> None:
     assert (len(cache), cache.ready_count, [v.name for v in cache.nodes()]) == (1, 0, ["c"])
 
 
-# ---------------------------------------------------------------------------- odd page layouts
-def serve_pages(pages: dict[str, bytes], events: bytes) -> ThreadingHTTPServer:
-    """A bare HTTP server answering node LISTs from ``pages`` (keyed by continue token) and every
-    watch with ``events`` followed by the end of the stream."""
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:  # noqa: N802 - the base class names it
-            if "watch=true" in self.path:
-                self.send_response(200)
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-                if events:
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(events), events))
-                self.wfile.write(b"0\r\n\r\n")
-                self.close_connection = True
-                return
-            match = re.search(r"continue=([^&]*)", self.path)
-            body = pages.get(match.group(1) if match else "")
-            if body is None:
-                self.send_response(400)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    return server
-
-
 def compact_json(value: Any) -> bytes:
     """JSON without spaces, as the apiserver writes it."""
     return json.dumps(value, separators=(",", ":")).encode()
@@ -810,9 +791,7 @@ def test_pages_with_items_first_and_images_off_the_schema_are_read_whole(start_f
     event = compact_json({"type": "MODIFIED", "object": changed}) + b"\n"
     server = serve_pages({"": compact_json(first), "page-2": compact_json(second)}, event)
     try:
-        config = {"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [], "contexts": [],
-                  "current-context": "odd"}
-        add_context(config, "odd", {"server": f"http://127.0.0.1:{server.server_address[1]}"}, {})
+        config = odd_server_config(server)
         fleet = start_fleet(config, watch_leases=False)
         wait_until(lambda: fleet.cache("odd").get("node-0") is not None
                    and fleet.cache("odd").get("node-0").labels.get("test/value") == "after-watch",
