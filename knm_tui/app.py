@@ -1,8 +1,8 @@
 """The Textual app: composes the dashboard, owns the fleet of cluster syncs, routes messages.
 
 The sync engine's threads write into a ``ChangeFeed``; the app drains it every 0.1 s, and at once
-when a cluster finishes loading, inside ``batch_update()`` and hands the batches to :class:`~knm_tui.ui.fleet_model.FleetModel`, which
-says which rows changed. Pod counts run in a thread worker that posts small typed messages; no
+when a cluster finishes loading, inside ``batch_update()`` and hands the batches to
+:class:`~knm_tui.ui.fleet_model.FleetModel`, which says which rows changed. Pod counts run in a thread worker that posts small typed messages; no
 worker touches a widget. One handler for ``Worker.StateChanged`` turns a failed worker into a
 visible state.
 
@@ -40,6 +40,8 @@ from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from knm_tui.kube.audit import AuditLog
+from knm_tui.kube.cache import ChangeBatch
+from knm_tui.kube.gcpause import collector_paused
 from knm_tui.kube.ops import DrainOptions
 from knm_tui.kube.pods import PodCountError, PodCounts, count_pods
 from knm_tui.ui.cluster_tabs import ClusterTabs
@@ -49,7 +51,6 @@ from knm_tui.ui.filters import FilterError, NodeFilter, parse_filter
 from knm_tui.ui.fleet_model import FleetModel, FleetSource
 from knm_tui.ui.format import ALL_CLUSTERS_COLUMNS, COLUMNS, RowData, split_row_key
 from knm_tui.ui.help_screen import HelpScreen
-from knm_tui.kube.gcpause import collector_paused
 from knm_tui.ui.node_ops import NODE_OPS_ACTIONS, NODE_OPS_BINDINGS, NodeOps
 from knm_tui.ui.node_panel import NodePanel
 from knm_tui.ui.node_table import NodeTable, TableRow
@@ -248,7 +249,8 @@ class KnmApp(App[int]):
         with collector_paused():
             self._apply_batches(batches)
 
-    def _apply_batches(self, batches) -> None:
+    def _apply_batches(self, batches: list[ChangeBatch]) -> None:
+        """Fold drained batches into the model and show what changed in the current view."""
         changes = self.model.apply(batches, self.source)
         view = self.current_context
         in_view = set(self.model.contexts) if view is None else {view}

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import ROUND_UP, Context, Decimal, DecimalException
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 EMPTY_MAPPING: Mapping[str, str] = MappingProxyType({})
 
@@ -171,22 +171,12 @@ class NodeView:
     @property
     def last_transition(self) -> datetime | None:
         """The most recent ``lastTransitionTime`` over all conditions."""
-        newest = None
-        for condition in self.conditions:
-            moment = condition.last_transition
-            if moment is not None and (newest is None or moment > newest):
-                newest = moment
-        return newest
+        return _newest(condition.last_transition for condition in self.conditions)
 
     @property
     def last_heartbeat(self) -> datetime | None:
         """The most recent ``lastHeartbeatTime`` over all conditions."""
-        newest = None
-        for condition in self.conditions:
-            moment = condition.last_heartbeat
-            if moment is not None and (newest is None or moment > newest):
-                newest = moment
-        return newest
+        return _newest(condition.last_heartbeat for condition in self.conditions)
 
     @property
     def pressure_conditions(self) -> tuple[Condition, ...]:
@@ -197,8 +187,7 @@ class NodeView:
         """
         problems: tuple[Condition, ...] = ()
         for condition in self.conditions:
-            if condition.status != "Unknown" and condition.type != READY and is_problem_condition(
-                    condition.type, condition.status):
+            if condition.type != READY and is_problem_condition(condition.type, condition.status):
                 problems += (condition,)
         return problems
 
@@ -231,6 +220,15 @@ class NodeView:
     def display_status(self) -> str:
         """The status column as kubectl prints it, e.g. ``Ready,SchedulingDisabled``."""
         return self.status if self.schedulable else f"{self.status},SchedulingDisabled"
+
+
+def _newest(moments: Iterable[datetime | None]) -> datetime | None:
+    """The latest of the moments that are set, or ``None``."""
+    newest = None
+    for moment in moments:
+        if moment is not None and (newest is None or moment > newest):
+            newest = moment
+    return newest
 
 
 def _find_ready(conditions: tuple[Condition, ...]) -> Condition | None:

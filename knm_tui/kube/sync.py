@@ -1046,14 +1046,13 @@ class ClusterSync:
             self._lost_since = None
             self._set_status(SyncState.LIVE, message=message)
 
-    # The feed hears of a change before the cache holds it: whoever sees the new cache content
-    # can be sure the feed has it too. Only this thread writes the cache.
     def _project_node(self, obj: dict) -> NodeView:
         """Project a node, sharing what did not change with the cached version of it."""
-        metadata = obj.get("metadata") if isinstance(obj, dict) else None
-        name = metadata.get("name") if isinstance(metadata, dict) else None
-        return project_node(obj, self.cache.get(name) if isinstance(name, str) else None)
+        name = _object_name(obj) if isinstance(obj, dict) else ""
+        return project_node(obj, self.cache.get(name) if name else None)
 
+    # The feed hears of a change before the cache holds it: whoever sees the new cache content
+    # can be sure the feed has it too. Only this thread writes the cache.
     def _node_upserted(self, view: NodeView) -> None:
         previous = self.cache.get(view.name)
         if previous is None or not same_node_content(previous, view):

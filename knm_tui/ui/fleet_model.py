@@ -257,9 +257,7 @@ class FleetModel:
         cluster.views = views
         cluster.leases = leases
         # Formatted on first need: the table formats the rows on screen first (see NodeTable).
-        load_of, context = cluster.load_of, cluster.context
-        cluster.rows = {name: deferred_row(make_row_data(context, view, leases.get(name), load_of(name), now), now)
-                        for name, view in views.items()}
+        cluster.rows = {name: deferred_row(self._row_data(cluster, view, now), now) for name, view in views.items()}
         cluster.merged_rows = {}
         cluster.ready_count = sum(1 for view in views.values() if view.ready == "True")
         return list(cluster.rows.values())
@@ -416,7 +414,10 @@ class FleetModel:
 
     @staticmethod
     def _format(cluster: ClusterModel, view: NodeView, now: datetime) -> TableRow:
+        return format_row(FleetModel._row_data(cluster, view, now), now)
+
+    @staticmethod
+    def _row_data(cluster: ClusterModel, view: NodeView, now: datetime) -> RowData:
         name = view.name
-        data = make_row_data(cluster.context, view, cluster.leases.get(name), cluster.load_of(name), now)
-        return format_row(data, now)
+        return make_row_data(cluster.context, view, cluster.leases.get(name), cluster.load_of(name), now)
 

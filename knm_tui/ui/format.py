@@ -218,24 +218,19 @@ def _resource_cells(resources: Resources) -> tuple[str, str]:
 # ----------------------------------------------------------------------------------- health
 
 
-def node_heartbeat(view: NodeView, lease: LeaseView | None) -> datetime | None:
-    """The freshest sign of life: the Lease renew time, else the newest condition heartbeat."""
-    if lease is not None and lease.renew_time is not None:
-        return lease.renew_time
-    return view.last_heartbeat
-
-
 def heartbeat_is_stale(view: NodeView, lease: LeaseView | None, now: datetime) -> bool:
     """Whether the node stopped heartbeating: its Lease ran out, or (without one) its status is old."""
+    return _heartbeat_health(view, lease, now)[1]
+
+
+def _heartbeat_health(view: NodeView, lease: LeaseView | None, now: datetime) -> tuple[datetime | None, bool]:
+    """The freshest sign of life (the Lease renew time, else the newest condition heartbeat) and
+    whether it is stale (see :func:`heartbeat_is_stale`)."""
     if lease is not None and lease.renew_time is not None:
-        duration = (
-            timedelta(seconds=lease.duration_seconds)
-            if lease.duration_seconds
-            else DEFAULT_LEASE_DURATION
-        )
-        return now - lease.renew_time > duration
+        duration = timedelta(seconds=lease.duration_seconds) if lease.duration_seconds else DEFAULT_LEASE_DURATION
+        return lease.renew_time, now - lease.renew_time > duration
     heartbeat = view.last_heartbeat
-    return heartbeat is not None and now - heartbeat > NODE_STATUS_STALE_AFTER
+    return heartbeat, heartbeat is not None and now - heartbeat > NODE_STATUS_STALE_AFTER
 
 
 def row_severity(view: NodeView, heartbeat_stale: bool,
@@ -247,7 +242,7 @@ def row_severity(view: NodeView, heartbeat_stale: bool,
         return "error"
     if heartbeat_stale or (view.pressure_conditions if problems is None else problems):
         return "warning"
-    if not view.schedulable:
+    if view.cordoned:
         return "cordoned"
     return "ok"
 
@@ -257,10 +252,9 @@ def status_text(view: NodeView, problems: tuple[Condition, ...] | None = None) -
     (``problems`` is ``view.pressure_conditions`` when the caller has it already)."""
     if problems is None:
         problems = view.pressure_conditions
-    status = view.status if view.schedulable else f"{view.status},SchedulingDisabled"
     if not problems:
-        return status
-    return ",".join([status, *(condition.type for condition in problems)])
+        return view.display_status
+    return ",".join([view.display_status, *(condition.type for condition in problems)])
 
 
 def taints_text(view: NodeView) -> str:
@@ -278,15 +272,8 @@ def make_row_data(
     load: NodeLoad | None,
     now: datetime,
 ) -> RowData:
-    """Bundle a node with its lease, pod load and heartbeat health at ``now``
-    (:func:`node_heartbeat` and :func:`heartbeat_is_stale`, computed together)."""
-    if lease is not None and lease.renew_time is not None:
-        heartbeat = lease.renew_time
-        duration = timedelta(seconds=lease.duration_seconds) if lease.duration_seconds else DEFAULT_LEASE_DURATION
-        stale = now - heartbeat > duration
-    else:
-        heartbeat = view.last_heartbeat
-        stale = heartbeat is not None and now - heartbeat > NODE_STATUS_STALE_AFTER
+    """Bundle a node with its lease, pod load and heartbeat health at ``now``."""
+    heartbeat, stale = _heartbeat_health(view, lease, now)
     return RowData(context=context, view=view, lease=lease, heartbeat=heartbeat, heartbeat_stale=stale, load=load)
 
 

@@ -120,10 +120,9 @@ class TableRow:
         return self._fill is None
 
     def _format(self) -> None:
-        fill = self._fill
-        if fill is None:
-            return
-        cells, sort_values, severity = fill(self.data)
+        """Fill a deferred row in (callers check that it is still deferred)."""
+        assert self._fill is not None
+        cells, sort_values, severity = self._fill(self.data)
         if severity not in SEVERITIES:
             raise ValueError(f"unknown severity {severity!r}; expected one of {sorted(SEVERITIES)}")
         self._cells, self._sort_values, self._severity = cells, sort_values, severity
@@ -201,10 +200,6 @@ def fit_cell(text: str, width: int, justify: Justify = "left") -> str:
         left = padding // 2
         return " " * left + text + " " * (padding - left)
     return text + " " * padding
-
-
-def _sort_value(row: TableRow, column_index: int) -> Any:
-    return row.sort_value(column_index)
 
 
 class NodeTable(ScrollView, can_focus=True):
@@ -462,7 +457,7 @@ class NodeTable(ScrollView, can_focus=True):
                 needs_resort = True
                 widened |= self._widen_for(row.cells)
                 continue
-            if sort_index is not None and _sort_value(old, sort_index) != _sort_value(row, sort_index):
+            if sort_index is not None and old.sort_value(sort_index) != row.sort_value(sort_index):
                 needs_resort = True
             if old.cells != row.cells or old.severity != row.severity:
                 widened |= self._widen_for(row.cells)
